@@ -1,0 +1,547 @@
+/*
+ * `verge detect MODEL SOURCE...`: runs an SSD-style detector on images,
+ * video files, cameras and streams. Prints one JSON line per processed frame
+ * on stdout and, with --out, writes annotated copies: an image per input
+ * image and an MP4 per video or stream.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli/commands.h"
+#include "cli/json.h"
+#include "verge/interpreter.h"
+#include "verge/media.h"
+#include "verge/model.h"
+#include "verge/vision.h"
+
+enum { MAX_DETECTIONS = 256, MAX_OUTPUTS = 8 };
+
+typedef struct detect_options {
+    const char *model_path;
+    const char *head_name;     /* NULL: pick from the model's shapes */
+    const char *out_dir;       /* NULL: no annotated output */
+    float score;
+    float iou;
+    verge_nms_algorithm nms;
+    int64_t max_frames;        /* per source; 0 = all */
+    int every;
+    int threads;
+} detect_options;
+
+typedef struct detector {
+    const detect_options *options;
+    verge_model *model;
+    verge_interpreter *interpreter;
+    verge_head *head;
+    int num_outputs;
+    char **used_names;         /* annotated file names already written, to keep them distinct */
+    int num_used_names;
+} detector;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "usage: verge detect MODEL SOURCE... [options]\n"
+            "\n"
+            "Runs a detector on each SOURCE: an image (JPEG, PNG, BMP), a video file, a\n"
+            "camera (/dev/video0), a network stream (rtsp://...) or '-' for standard input.\n"
+            "Prints one JSON line per processed frame on stdout.\n"
+            "\n"
+            "options:\n"
+            "  --score P        minimum detection score, 0..1 (default 0.5)\n"
+            "  --iou T          NMS overlap threshold, 0..1 (default 0.3)\n"
+            "  --nms NAME       weighted (MediaPipe's, default) or hard\n"
+            "  --max-frames N   process at most N frames of each source (default: all)\n"
+            "  --every N        process every Nth video frame (default 1)\n"
+            "  --threads N      threads for video decoding (default: chosen by FFmpeg);\n"
+            "                   inference runs on one thread in this version\n"
+            "  --out DIR        write annotated images and MP4 videos into DIR\n"
+            "  --head NAME      decoder preset (default: detected from the model's shapes):\n");
+    for (int i = 0; i < verge_head_preset_count(); i++) {
+        const verge_head_spec *spec = verge_head_preset(i);
+        fprintf(out, "    %s\n        %s\n", spec->name, spec->description);
+    }
+}
+
+static int parse_number(const char *text, const char *option, double min, double max,
+                        double *value)
+{
+    char *end;
+
+    errno = 0;
+    *value = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !(*value >= min && *value <= max)) {
+        fprintf(stderr, "verge detect: invalid value '%s' for %s: expected a number in %g..%g\n",
+                text, option, min, max);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses options; returns the index of the first positional argument, or -1 (usage error), -2 (help). */
+static int parse_options(int argc, char **argv, detect_options *options)
+{
+    enum { OPT_SCORE = 256, OPT_IOU, OPT_NMS, OPT_MAX_FRAMES, OPT_EVERY, OPT_THREADS, OPT_OUT,
+           OPT_HEAD, OPT_HELP };
+    static const struct option long_options[] = {
+        {"score", required_argument, NULL, OPT_SCORE},
+        {"iou", required_argument, NULL, OPT_IOU},
+        {"nms", required_argument, NULL, OPT_NMS},
+        {"max-frames", required_argument, NULL, OPT_MAX_FRAMES},
+        {"every", required_argument, NULL, OPT_EVERY},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"head", required_argument, NULL, OPT_HEAD},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    int option;
+    double value;
+
+    *options = (detect_options){.score = 0.5f, .iou = 0.3f, .every = 1};
+    optind = 1;
+    opterr = 0;
+    while ((option = getopt_long(argc, argv, "+:h", long_options, NULL)) != -1) {
+        switch (option) {
+        case OPT_SCORE:
+            if (parse_number(optarg, "--score", 0, 1, &value) != 0)
+                return -1;
+            options->score = (float)value;
+            break;
+        case OPT_IOU:
+            if (parse_number(optarg, "--iou", 0, 1, &value) != 0)
+                return -1;
+            options->iou = (float)value;
+            break;
+        case OPT_NMS:
+            if (strcmp(optarg, "weighted") == 0) {
+                options->nms = VERGE_NMS_WEIGHTED;
+            } else if (strcmp(optarg, "hard") == 0) {
+                options->nms = VERGE_NMS_HARD;
+            } else {
+                fprintf(stderr, "verge detect: invalid --nms '%s': use weighted or hard\n", optarg);
+                return -1;
+            }
+            break;
+        case OPT_MAX_FRAMES:
+            if (parse_number(optarg, "--max-frames", 1, 1e15, &value) != 0)
+                return -1;
+            options->max_frames = (int64_t)value;
+            break;
+        case OPT_EVERY:
+            if (parse_number(optarg, "--every", 1, INT_MAX, &value) != 0)
+                return -1;
+            options->every = (int)value;
+            break;
+        case OPT_THREADS:
+            if (parse_number(optarg, "--threads", 1, 256, &value) != 0)
+                return -1;
+            options->threads = (int)value;
+            break;
+        case OPT_OUT:
+            options->out_dir = optarg;
+            break;
+        case OPT_HEAD:
+            options->head_name = optarg;
+            break;
+        case OPT_HELP:
+        case 'h':
+            return -2;
+        case ':':
+            fprintf(stderr, "verge detect: option %s needs a value\n", argv[optind - 1]);
+            return -1;
+        default:
+            fprintf(stderr, "verge detect: unknown option '%s'\n", argv[optind - 1]);
+            return -1;
+        }
+    }
+    return optind;
+}
+
+/*
+ * Separates options from positional arguments so that they may be mixed in
+ * any order ("verge detect m.tflite a.jpg --score 0.7 b.jpg"); "-" stays a
+ * positional argument (standard input). Returns the number of positionals
+ * moved to the end of argv, or -1 on a usage error, -2 for help.
+ */
+static int split_arguments(int argc, char **argv, detect_options *options, char **positional)
+{
+    char **flags = calloc((size_t)argc + 1, sizeof(*flags));
+    int num_flags = 1, num_positional = 0, first;
+
+    if (flags == NULL)
+        return -1;
+    flags[0] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+
+        if (strcmp(arg, "--") == 0) {
+            for (i++; i < argc; i++)
+                positional[num_positional++] = argv[i];
+            break;
+        }
+        if (arg[0] == '-' && arg[1] != '\0') {
+            flags[num_flags++] = argv[i];
+            /* Options that take a value in the next argument. */
+            if (strncmp(arg, "--", 2) == 0 && strchr(arg, '=') == NULL &&
+                strcmp(arg, "--help") != 0 && i + 1 < argc)
+                flags[num_flags++] = argv[++i];
+        } else {
+            positional[num_positional++] = argv[i];
+        }
+    }
+    first = parse_options(num_flags, flags, options);
+    free(flags);
+    if (first < 0)
+        return first;
+    return num_positional;
+}
+
+/* Builds DIR/NAME for the annotated copy of `uri`, distinct from earlier names. */
+static int annotated_path(detector *d, const char *uri, bool still, char *path, size_t size)
+{
+    const char *base = strrchr(uri, '/');
+    char stem[256];
+    char extension[16] = ".mp4";
+    char candidate[PATH_MAX];
+    char **grown;
+    char *dot;
+
+    base = base != NULL ? base + 1 : uri;
+    if (strcmp(uri, "-") == 0 || base[0] == '\0')
+        base = "stdin";
+    snprintf(stem, sizeof(stem), "%s", base);
+
+    /* Images keep a format the writer knows (else PNG); videos and streams become MP4. */
+    dot = strrchr(stem, '.');
+    if (still) {
+        if (dot != NULL && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 ||
+                            strcasecmp(dot, ".png") == 0 || strcasecmp(dot, ".bmp") == 0))
+            snprintf(extension, sizeof(extension), "%s", dot);
+        else
+            snprintf(extension, sizeof(extension), ".png");
+    }
+    if (dot != NULL && dot != stem)
+        *dot = '\0';
+    for (char *p = stem; *p != '\0'; p++) {
+        if (*p == ':' || *p == '?' || *p == '&' || *p == '=')
+            *p = '_';
+    }
+
+    for (int attempt = 1;; attempt++) {
+        bool taken = false;
+
+        if (attempt == 1)
+            snprintf(candidate, sizeof(candidate), "%s/%s%s", d->options->out_dir, stem, extension);
+        else
+            snprintf(candidate, sizeof(candidate), "%s/%s-%d%s", d->options->out_dir, stem,
+                     attempt, extension);
+        for (int i = 0; i < d->num_used_names; i++)
+            taken = taken || strcmp(d->used_names[i], candidate) == 0;
+        if (!taken)
+            break;
+    }
+    grown = realloc(d->used_names, sizeof(*grown) * (size_t)(d->num_used_names + 1));
+    if (grown == NULL)
+        return -1;
+    d->used_names = grown;
+    d->used_names[d->num_used_names] = strdup(candidate);
+    if (d->used_names[d->num_used_names] == NULL)
+        return -1;
+    d->num_used_names++;
+    snprintf(path, size, "%s", candidate);
+    return 0;
+}
+
+static const char *class_label(const verge_head_spec *spec, int class_id)
+{
+    if (spec->class_names != NULL && class_id >= 0 && class_id < spec->num_class_names)
+        return spec->class_names[class_id];
+    return "object";
+}
+
+static void print_frame(const char *uri, const verge_frame *frame, const verge_head_spec *spec,
+                        const verge_detection *detections, size_t count, const double timing[4])
+{
+    static const char *const stages[] = {"decode", "preprocess", "inference", "postprocess"};
+
+    fputs("{\"source\":", stdout);
+    json_write_string(stdout, uri);
+    printf(",\"frame\":%lld,\"time\":", (long long)frame->index);
+    json_write_number(stdout, frame->time, 6);
+    printf(",\"width\":%d,\"height\":%d,\"detections\":[", frame->image.width,
+           frame->image.height);
+    for (size_t i = 0; i < count; i++) {
+        const verge_detection *det = &detections[i];
+
+        fputs(i ? ",{\"class\":" : "{\"class\":", stdout);
+        json_write_string(stdout, class_label(spec, det->class_id));
+        fputs(",\"score\":", stdout);
+        json_write_number(stdout, det->score, 4);
+        fputs(",\"box\":[", stdout);
+        for (int k = 0; k < 4; k++) {
+            if (k)
+                fputc(',', stdout);
+            json_write_number(stdout, det->box[k], 6);
+        }
+        fputs("],\"keypoints\":[", stdout);
+        for (int k = 0; k < det->num_keypoints; k++) {
+            fputs(k ? ",[" : "[", stdout);
+            json_write_number(stdout, det->keypoints[k][0], 6);
+            fputc(',', stdout);
+            json_write_number(stdout, det->keypoints[k][1], 6);
+            fputc(']', stdout);
+        }
+        fputs("]}", stdout);
+    }
+    fputs("],\"timing_ms\":{", stdout);
+    for (int s = 0; s < 4; s++) {
+        printf("%s\"%s\":", s ? "," : "", stages[s]);
+        json_write_number(stdout, timing[s], 4);
+    }
+    fputs("}}\n", stdout);
+    fflush(stdout);
+}
+
+static void annotate(verge_image *image, const verge_head_spec *spec,
+                     const verge_detection *detections, size_t count)
+{
+    const verge_color green = {0, 230, 64};
+    int thickness = (image->width + image->height) / 400 + 1;
+
+    for (size_t i = 0; i < count; i++)
+        verge_draw_detection(image, &detections[i], class_label(spec, detections[i].class_id),
+                             thickness, green);
+}
+
+/* Runs the detector on every frame of one source. Returns 0 on success, 1 on failure. */
+static int run_source(detector *d, const char *uri)
+{
+    const detect_options *options = d->options;
+    verge_source_options source_options;
+    verge_source *source = NULL;
+    verge_video_writer *writer = NULL;
+    const verge_source_info *info;
+    verge_tensor *input = verge_interpreter_input(d->interpreter, 0);
+    const float *outputs[MAX_OUTPUTS];
+    verge_detection detections[MAX_DETECTIONS];
+    char out_path[PATH_MAX];
+    int result = 1;
+
+    verge_source_options_init(&source_options);
+    source_options.every = options->every;
+    source_options.max_frames = options->max_frames;
+    source_options.threads = options->threads;
+    if (verge_source_open(uri, &source_options, &source) != VERGE_OK) {
+        fprintf(stderr, "verge detect: %s\n", verge_error_message());
+        return 1;
+    }
+    info = verge_source_get_info(source);
+    if (options->out_dir != NULL && annotated_path(d, uri, info->is_still, out_path,
+                                                   sizeof(out_path)) != 0) {
+        fprintf(stderr, "verge detect: out of memory\n");
+        goto done;
+    }
+
+    for (;;) {
+        verge_frame frame;
+        verge_letterbox map;
+        size_t count = 0;
+        double timing[4], start = now_ms();
+        verge_status status = verge_source_read(source, &frame);
+
+        if (status == VERGE_STATUS_END_OF_STREAM)
+            break;
+        if (status != VERGE_OK) {
+            fprintf(stderr, "verge detect: %s\n", verge_error_message());
+            goto done;
+        }
+        timing[0] = now_ms() - start;
+
+        start = now_ms();
+        status = verge_head_preprocess(d->head, &frame.image, input->data,
+                                       input->bytes / sizeof(float), &map);
+        timing[1] = now_ms() - start;
+
+        if (status == VERGE_OK) {
+            start = now_ms();
+            status = verge_interpreter_invoke(d->interpreter);
+            timing[2] = now_ms() - start;
+        }
+        if (status == VERGE_OK) {
+            start = now_ms();
+            for (int o = 0; o < d->num_outputs; o++)
+                outputs[o] = verge_interpreter_output(d->interpreter, o)->data;
+            status = verge_head_decode(d->head, outputs, &map, detections, MAX_DETECTIONS,
+                                       &count);
+            timing[3] = now_ms() - start;
+        }
+        if (status != VERGE_OK) {
+            fprintf(stderr, "verge detect: %s: frame %lld: %s\n", uri, (long long)frame.index,
+                    verge_error_message());
+            goto done;
+        }
+        print_frame(uri, &frame, verge_head_get_spec(d->head), detections, count, timing);
+
+        if (options->out_dir == NULL)
+            continue;
+        annotate(&frame.image, verge_head_get_spec(d->head), detections, count);
+        if (info->is_still) {
+            status = verge_image_write(out_path, &frame.image);
+        } else {
+            if (writer == NULL) {
+                double fps = info->fps > 0 ? info->fps / options->every : 25.0;
+                status = verge_video_writer_open(out_path, frame.image.width, frame.image.height,
+                                                 fps, &writer);
+            }
+            if (status == VERGE_OK)
+                status = verge_video_writer_write(writer, &frame.image);
+        }
+        if (status != VERGE_OK) {
+            fprintf(stderr, "verge detect: %s\n", verge_error_message());
+            goto done;
+        }
+    }
+    result = 0;
+
+done:
+    if (writer != NULL && verge_video_writer_close(writer) != VERGE_OK) {
+        fprintf(stderr, "verge detect: %s\n", verge_error_message());
+        result = 1;
+    }
+    verge_source_close(source);
+    return result;
+}
+
+/* Loads the model, prepares the interpreter and picks the head. Returns 0 on success. */
+static int detector_open(detector *d, const detect_options *options)
+{
+    verge_dims input_dims, output_dims[MAX_OUTPUTS];
+    const verge_head_spec *preset;
+    verge_head_spec spec;
+    const verge_tensor *input;
+
+    memset(d, 0, sizeof(*d));
+    d->options = options;
+    if (verge_model_load(options->model_path, &d->model) != VERGE_OK ||
+        verge_interpreter_create(d->model, NULL, &d->interpreter) != VERGE_OK) {
+        fprintf(stderr, "verge detect: %s\n", verge_error_message());
+        return -1;
+    }
+
+    if (verge_interpreter_input_count(d->interpreter) != 1) {
+        fprintf(stderr, "verge detect: %s: the model has %d inputs; a detector has one image "
+                "input\n", options->model_path, verge_interpreter_input_count(d->interpreter));
+        return -1;
+    }
+    input = verge_interpreter_input(d->interpreter, 0);
+    input_dims.rank = input->rank;
+    memcpy(input_dims.dims, input->dims, sizeof(input->dims));
+    d->num_outputs = verge_interpreter_output_count(d->interpreter);
+    if (d->num_outputs > MAX_OUTPUTS)
+        d->num_outputs = MAX_OUTPUTS;
+    for (int o = 0; o < d->num_outputs; o++) {
+        const verge_tensor *out = verge_interpreter_output(d->interpreter, o);
+
+        if (out->dtype != VERGE_DTYPE_FLOAT32) {
+            fprintf(stderr, "verge detect: %s: output %d '%s' is %s; detection heads read float32\n",
+                    options->model_path, o, out->name, verge_dtype_name(out->dtype));
+            return -1;
+        }
+        output_dims[o].rank = out->rank;
+        memcpy(output_dims[o].dims, out->dims, sizeof(out->dims));
+    }
+    if (input->dtype != VERGE_DTYPE_FLOAT32) {
+        fprintf(stderr, "verge detect: %s: the input '%s' is %s; this command feeds float32\n",
+                options->model_path, input->name, verge_dtype_name(input->dtype));
+        return -1;
+    }
+
+    if (options->head_name != NULL) {
+        if (verge_head_find(options->head_name, &preset) != VERGE_OK) {
+            fprintf(stderr, "verge detect: %s\n", verge_error_message());
+            return -1;
+        }
+    } else if (verge_head_detect(&input_dims, output_dims, d->num_outputs, &preset) != VERGE_OK) {
+        fprintf(stderr, "verge detect: %s: %s\n", options->model_path, verge_error_message());
+        return -1;
+    }
+
+    spec = *preset;
+    spec.decode.min_score = options->score;
+    spec.nms.iou_threshold = options->iou;
+    spec.nms.algorithm = options->nms;
+    if (verge_head_create(&spec, &input_dims, output_dims, d->num_outputs, &d->head) != VERGE_OK) {
+        fprintf(stderr, "verge detect: %s: %s\n", options->model_path, verge_error_message());
+        return -1;
+    }
+    return 0;
+}
+
+static void detector_close(detector *d)
+{
+    verge_head_destroy(d->head);
+    verge_interpreter_destroy(d->interpreter);
+    verge_model_free(d->model);
+    for (int i = 0; i < d->num_used_names; i++)
+        free(d->used_names[i]);
+    free(d->used_names);
+}
+
+int verge_cmd_detect(int argc, char **argv)
+{
+    detect_options options;
+    detector d;
+    char **positional = calloc((size_t)argc + 1, sizeof(*positional));
+    int count, failures = 0;
+
+    if (positional == NULL)
+        return 1;
+    count = split_arguments(argc, argv, &options, positional);
+    if (count == -2) {
+        print_help(stdout);
+        free(positional);
+        return 0;
+    }
+    if (count < 2) {
+        if (count >= 0)
+            fprintf(stderr, "verge detect: expected a model and at least one source\n");
+        fprintf(stderr, "usage: verge detect MODEL SOURCE... [options]; see --help\n");
+        free(positional);
+        return 2;
+    }
+    options.model_path = positional[0];
+
+    if (options.out_dir != NULL && mkdir(options.out_dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "verge detect: cannot create output folder %s: %s\n", options.out_dir,
+                strerror(errno));
+        free(positional);
+        return 1;
+    }
+
+    if (detector_open(&d, &options) != 0) {
+        detector_close(&d);
+        free(positional);
+        return 1;
+    }
+    for (int i = 1; i < count; i++)
+        failures += run_source(&d, positional[i]);
+    detector_close(&d);
+    free(positional);
+    return failures == 0 ? 0 : 1;
+}

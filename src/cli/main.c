@@ -1,0 +1,53 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+#ifndef VERGE_VERSION
+#define VERGE_VERSION "0.1.0"
+#endif
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"detect", verge_cmd_detect, "run a detector on images, videos, cameras or streams"},
+    {"info", verge_cmd_info, "describe a model and list what this build cannot run"},
+    {"run", verge_cmd_run, "run a model on .npy inputs, write or compare .npy outputs"},
+    {"operators", verge_cmd_operators, "list the operators this build runs"},
+};
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "usage: verge COMMAND [ARGS...]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'verge COMMAND --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("verge %s\n", VERGE_VERSION);
+        return 0;
+    }
+
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "verge: unknown command '%s'\n\n", argv[1]);
+    print_usage(stderr);
+    return 2;
+}

@@ -1,0 +1,433 @@
+/*
+ * `verge run MODEL --input a.npy [--input b.npy ...]`: raw inference with
+ * NumPy files. Inputs are given in model input order. Writes
+ * DIR/output_<i>.npy and DIR/outputs.json with --output-dir, and with
+ * --compare DIR checks each output against DIR/output_<i>.npy under
+ * max|out - ref| <= atol + rtol * max|ref|, printing one JSON line per output.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/commands.h"
+#include "cli/json.h"
+#include "cli/model_args.h"
+#include "model/graph.h"
+#include "verge/interpreter.h"
+#include "verge/model.h"
+#include "verge/npy.h"
+
+enum { MAX_INPUTS = 64 };
+
+typedef struct run_options {
+    const char *model_path;
+    const char *inputs[MAX_INPUTS];
+    int num_inputs;
+    const char *shape_texts[MODEL_ARGS_MAX_SHAPES];
+    int num_shapes;
+    const char *output_dir;
+    const char *compare_dir;
+    double atol;
+    double rtol;
+} run_options;
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "usage: verge run MODEL --input a.npy [--input b.npy ...] [options]\n"
+            "\n"
+            "Runs the model once on .npy inputs (in model input order). An input whose\n"
+            "shape differs from the model's resizes that model input.\n"
+            "\n"
+            "options:\n"
+            "  --input FILE                 a .npy input (float32, float64, int8, uint8,\n"
+            "                               int32, int64 or bool), once per model input\n"
+            "  --input-shape NAME=D0,D1...  use this shape for an input (name or index)\n"
+            "  --output-dir DIR             write DIR/output_<i>.npy and DIR/outputs.json\n"
+            "  --compare DIR                compare with DIR/output_<i>.npy; exit 1 on failure\n"
+            "  --atol A                     absolute tolerance for --compare (default 1e-6)\n"
+            "  --rtol R                     tolerance relative to max|reference| (default 1e-4)\n"
+            "  --threads N                  accepted for compatibility; inference runs on one\n"
+            "                               thread in this version\n");
+}
+
+static int parse_tolerance(const char *text, const char *option, double *value)
+{
+    char *end;
+
+    errno = 0;
+    *value = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !(*value >= 0) || !isfinite(*value)) {
+        fprintf(stderr, "verge run: invalid %s '%s': expected a non-negative number\n", option,
+                text);
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns 0, 1 for a usage error that was reported, or 2 for --help. */
+static int parse_options(int argc, char **argv, run_options *options)
+{
+    enum { OPT_INPUT = 256, OPT_SHAPE, OPT_OUTPUT_DIR, OPT_COMPARE, OPT_ATOL, OPT_RTOL,
+           OPT_THREADS, OPT_HELP };
+    static const struct option long_options[] = {
+        {"input", required_argument, NULL, OPT_INPUT},
+        {"input-shape", required_argument, NULL, OPT_SHAPE},
+        {"output-dir", required_argument, NULL, OPT_OUTPUT_DIR},
+        {"compare", required_argument, NULL, OPT_COMPARE},
+        {"atol", required_argument, NULL, OPT_ATOL},
+        {"rtol", required_argument, NULL, OPT_RTOL},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    int option;
+
+    *options = (run_options){.atol = 1e-6, .rtol = 1e-4};
+    optind = 1;
+    opterr = 0;
+    while ((option = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+        switch (option) {
+        case OPT_INPUT:
+            if (options->num_inputs == MAX_INPUTS) {
+                fprintf(stderr, "verge run: more than %d --input files\n", MAX_INPUTS);
+                return 1;
+            }
+            options->inputs[options->num_inputs++] = optarg;
+            break;
+        case OPT_SHAPE:
+            if (options->num_shapes == MODEL_ARGS_MAX_SHAPES) {
+                fprintf(stderr, "verge run: more than %d --input-shape options\n",
+                        MODEL_ARGS_MAX_SHAPES);
+                return 1;
+            }
+            options->shape_texts[options->num_shapes++] = optarg;
+            break;
+        case OPT_OUTPUT_DIR:
+            options->output_dir = optarg;
+            break;
+        case OPT_COMPARE:
+            options->compare_dir = optarg;
+            break;
+        case OPT_ATOL:
+            if (parse_tolerance(optarg, "--atol", &options->atol) != 0)
+                return 1;
+            break;
+        case OPT_RTOL:
+            if (parse_tolerance(optarg, "--rtol", &options->rtol) != 0)
+                return 1;
+            break;
+        case OPT_THREADS: {
+            char *end;
+            long threads = strtol(optarg, &end, 10);
+
+            if (end == optarg || *end != '\0' || threads < 1 || threads > 256) {
+                fprintf(stderr, "verge run: invalid --threads '%s': expected 1..256\n", optarg);
+                return 1;
+            }
+            break;
+        }
+        case OPT_HELP:
+        case 'h':
+            return 2;
+        case ':':
+            fprintf(stderr, "verge run: option %s needs a value\n", argv[optind - 1]);
+            return 1;
+        default:
+            fprintf(stderr, "verge run: unknown option '%s'\n", argv[optind - 1]);
+            return 1;
+        }
+    }
+    if (optind + 1 != argc) {
+        fprintf(stderr, "usage: verge run MODEL --input a.npy [--input b.npy ...]; see --help\n");
+        return 1;
+    }
+    options->model_path = argv[optind];
+    return 0;
+}
+
+/*
+ * Copies `array` into `tensor`, converting where the values keep their
+ * meaning: float64 to float32, int64 to int32 (range checked), and any
+ * numeric type to float32. Returns -1 with a message otherwise.
+ */
+static int fill_input(const char *path, const verge_array *array, verge_tensor *tensor)
+{
+    size_t count = tensor->bytes / (verge_dtype_size(tensor->dtype) ? verge_dtype_size(tensor->dtype) : 1);
+
+    if (array->dtype == tensor->dtype) {
+        memcpy(tensor->data, array->data, tensor->bytes);
+        return 0;
+    }
+    if (tensor->dtype == VERGE_DTYPE_FLOAT32) {
+        float *out = tensor->data;
+
+        for (size_t i = 0; i < count; i++) {
+            switch (array->dtype) {
+            case VERGE_DTYPE_FLOAT64: out[i] = (float)((const double *)array->data)[i]; break;
+            case VERGE_DTYPE_INT32: out[i] = (float)((const int32_t *)array->data)[i]; break;
+            case VERGE_DTYPE_INT64: out[i] = (float)((const int64_t *)array->data)[i]; break;
+            case VERGE_DTYPE_INT8: out[i] = (float)((const int8_t *)array->data)[i]; break;
+            case VERGE_DTYPE_UINT8:
+            case VERGE_DTYPE_BOOL: out[i] = (float)((const uint8_t *)array->data)[i]; break;
+            default:
+                fprintf(stderr, "verge run: %s: cannot convert %s to float32\n", path,
+                        verge_dtype_name(array->dtype));
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (tensor->dtype == VERGE_DTYPE_INT32 && array->dtype == VERGE_DTYPE_INT64) {
+        for (size_t i = 0; i < count; i++) {
+            int64_t v = ((const int64_t *)array->data)[i];
+
+            if (v < INT32_MIN || v > INT32_MAX) {
+                fprintf(stderr, "verge run: %s: element %zu (%lld) does not fit the model's "
+                                "int32 input\n", path, i, (long long)v);
+                return -1;
+            }
+            ((int32_t *)tensor->data)[i] = (int32_t)v;
+        }
+        return 0;
+    }
+    fprintf(stderr, "verge run: %s is %s, but the model input '%s' is %s\n", path,
+            verge_dtype_name(array->dtype), tensor->name, verge_dtype_name(tensor->dtype));
+    return -1;
+}
+
+static int write_outputs(const verge_interpreter *interpreter, const char *dir)
+{
+    char path[4096];
+    FILE *json;
+
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "verge run: cannot create %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    for (int o = 0; o < verge_interpreter_output_count(interpreter); o++) {
+        const verge_tensor *out = verge_interpreter_output(interpreter, o);
+
+        snprintf(path, sizeof(path), "%s/output_%d.npy", dir, o);
+        if (verge_npy_write(path, out->dtype, out->rank, out->dims, out->data) != VERGE_OK) {
+            fprintf(stderr, "verge run: %s\n", verge_error_message());
+            return -1;
+        }
+    }
+
+    snprintf(path, sizeof(path), "%s/outputs.json", dir);
+    json = fopen(path, "w");
+    if (json == NULL) {
+        fprintf(stderr, "verge run: cannot create %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fputc('[', json);
+    for (int o = 0; o < verge_interpreter_output_count(interpreter); o++) {
+        const verge_tensor *out = verge_interpreter_output(interpreter, o);
+
+        fprintf(json, "%s{\"index\":%d,\"name\":", o ? "," : "", o);
+        json_write_string(json, out->name);
+        fputs(",\"shape\":[", json);
+        for (int d = 0; d < out->rank; d++)
+            fprintf(json, d ? ",%d" : "%d", (int)out->dims[d]);
+        fprintf(json, "],\"dtype\":\"%s\",\"file\":\"output_%d.npy\"}", verge_dtype_name(out->dtype),
+                o);
+    }
+    fputs("]\n", json);
+    if (fclose(json) != 0) {
+        fprintf(stderr, "verge run: cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads element `i` of a numeric array as a double. */
+static double element(verge_dtype dtype, const void *data, size_t i)
+{
+    switch (dtype) {
+    case VERGE_DTYPE_FLOAT32: return ((const float *)data)[i];
+    case VERGE_DTYPE_FLOAT64: return ((const double *)data)[i];
+    case VERGE_DTYPE_INT32: return ((const int32_t *)data)[i];
+    case VERGE_DTYPE_INT64: return (double)((const int64_t *)data)[i];
+    case VERGE_DTYPE_INT8: return ((const int8_t *)data)[i];
+    case VERGE_DTYPE_UINT8:
+    case VERGE_DTYPE_BOOL: return ((const uint8_t *)data)[i];
+    default: return NAN;
+    }
+}
+
+/* Compares every output with DIR/output_<i>.npy; returns the number that failed, or -1. */
+static int compare_outputs(const verge_interpreter *interpreter, const run_options *options)
+{
+    int failed = 0;
+
+    for (int o = 0; o < verge_interpreter_output_count(interpreter); o++) {
+        const verge_tensor *out = verge_interpreter_output(interpreter, o);
+        char path[4096];
+        verge_array ref;
+        size_t count = verge_tensor_count(out), ref_count = 1;
+        double max_diff = 0, max_ref = 0, allowed;
+        bool pass;
+
+        snprintf(path, sizeof(path), "%s/output_%d.npy", options->compare_dir, o);
+        if (verge_npy_read(path, &ref) != VERGE_OK) {
+            fprintf(stderr, "verge run: %s\n", verge_error_message());
+            return -1;
+        }
+        for (int d = 0; d < ref.rank; d++)
+            ref_count *= (size_t)ref.dims[d];
+        if (ref_count != count) {
+            char a[96], b[96];
+
+            fprintf(stderr, "verge run: %s has shape %s, but output %d '%s' has shape %s\n", path,
+                    verge_shape_str(ref.dims, ref.rank, a, sizeof(a)), o, out->name,
+                    verge_shape_str(out->dims, out->rank, b, sizeof(b)));
+            verge_array_free(&ref);
+            return -1;
+        }
+        for (size_t i = 0; i < count; i++) {
+            double x = element(out->dtype, out->data, i);
+            double r = element(ref.dtype, ref.data, i);
+            double diff = fabs(x - r);
+
+            /* NaN where the reference has none (or the other way round) fails the output. */
+            if (isnan(x) != isnan(r))
+                diff = INFINITY;
+            else if (isnan(x))
+                diff = 0;
+            if (diff > max_diff)
+                max_diff = diff;
+            if (fabs(r) > max_ref)
+                max_ref = fabs(r);
+        }
+        verge_array_free(&ref);
+
+        allowed = options->atol + options->rtol * max_ref;
+        pass = max_diff <= allowed;
+        failed += !pass;
+        printf("{\"output\":%d,\"name\":", o);
+        json_write_string(stdout, out->name);
+        fputs(",\"max_abs_diff\":", stdout);
+        json_write_number(stdout, max_diff, 6);
+        fputs(",\"max_abs_ref\":", stdout);
+        json_write_number(stdout, max_ref, 6);
+        fputs(",\"allowed\":", stdout);
+        json_write_number(stdout, allowed, 6);
+        printf(",\"pass\":%s}\n", pass ? "true" : "false");
+    }
+    return failed;
+}
+
+int verge_cmd_run(int argc, char **argv)
+{
+    run_options options;
+    verge_input_shape shapes[MODEL_ARGS_MAX_SHAPES];
+    verge_interpreter_options interpreter_options = {0};
+    verge_model *model = NULL;
+    verge_interpreter *interpreter = NULL;
+    verge_array arrays[MAX_INPUTS];
+    int status = 1, parsed, loaded = 0;
+
+    parsed = parse_options(argc, argv, &options);
+    if (parsed == 2) {
+        print_help(stdout);
+        return 0;
+    }
+    if (parsed != 0)
+        return 2;
+
+    if (verge_model_load(options.model_path, &model) != VERGE_OK) {
+        fprintf(stderr, "verge run: %s\n", verge_error_message());
+        return 1;
+    }
+    if (options.num_inputs != model->graphs[0].num_inputs) {
+        fprintf(stderr, "verge run: %s has %d inputs, but %d --input files were given\n",
+                options.model_path, model->graphs[0].num_inputs, options.num_inputs);
+        status = 2;
+        goto done;
+    }
+    for (int i = 0; i < options.num_shapes; i++) {
+        if (model_args_parse_input_shape("verge run", &model->graphs[0], options.shape_texts[i],
+                                         &shapes[i]) != 0) {
+            status = 2;
+            goto done;
+        }
+    }
+
+    /* Inputs whose shape differs from the model's (and was not given) resize that input. */
+    for (; loaded < options.num_inputs; loaded++) {
+        const verge_graph *graph = &model->graphs[0];
+        const verge_tensor *declared = &graph->tensors[graph->inputs[loaded]];
+        bool given = false;
+
+        if (verge_npy_read(options.inputs[loaded], &arrays[loaded]) != VERGE_OK) {
+            fprintf(stderr, "verge run: %s\n", verge_error_message());
+            goto done;
+        }
+        for (int s = 0; s < options.num_shapes; s++)
+            given = given || shapes[s].index == loaded;
+        if (!given && options.num_shapes < MODEL_ARGS_MAX_SHAPES &&
+            (arrays[loaded].rank != declared->rank ||
+             memcmp(arrays[loaded].dims, declared->dims,
+                    sizeof(declared->dims[0]) * (size_t)declared->rank) != 0)) {
+            verge_input_shape *shape = &shapes[options.num_shapes++];
+
+            shape->index = loaded;
+            shape->rank = arrays[loaded].rank;
+            memcpy(shape->dims, arrays[loaded].dims, sizeof(shape->dims));
+        }
+    }
+    interpreter_options.input_shapes = shapes;
+    interpreter_options.num_input_shapes = options.num_shapes;
+    if (verge_interpreter_create(model, &interpreter_options, &interpreter) != VERGE_OK) {
+        fprintf(stderr, "verge run: %s\n", verge_error_message());
+        goto done;
+    }
+
+    for (int i = 0; i < options.num_inputs; i++) {
+        verge_tensor *input = verge_interpreter_input(interpreter, i);
+        size_t count = 1;
+
+        for (int d = 0; d < arrays[i].rank; d++)
+            count *= (size_t)arrays[i].dims[d];
+        if (count != verge_tensor_count(input)) {
+            char a[96], b[96];
+
+            fprintf(stderr, "verge run: %s has shape %s, but input %d '%s' has shape %s\n",
+                    options.inputs[i], verge_shape_str(arrays[i].dims, arrays[i].rank, a, sizeof(a)),
+                    i, input->name, verge_shape_str(input->dims, input->rank, b, sizeof(b)));
+            goto done;
+        }
+        if (fill_input(options.inputs[i], &arrays[i], input) != 0)
+            goto done;
+    }
+
+    if (verge_interpreter_invoke(interpreter) != VERGE_OK) {
+        fprintf(stderr, "verge run: %s\n", verge_error_message());
+        goto done;
+    }
+    if (options.output_dir != NULL && write_outputs(interpreter, options.output_dir) != 0)
+        goto done;
+    if (options.compare_dir != NULL) {
+        int failed = compare_outputs(interpreter, &options);
+
+        if (failed != 0) {
+            if (failed > 0)
+                fprintf(stderr, "verge run: %d output(s) differ from %s beyond the tolerance\n",
+                        failed, options.compare_dir);
+            goto done;
+        }
+    }
+    status = 0;
+
+done:
+    for (int i = 0; i < loaded; i++)
+        verge_array_free(&arrays[i]);
+    verge_interpreter_destroy(interpreter);
+    verge_model_free(model);
+    return status;
+}

@@ -1,0 +1,727 @@
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/dict.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/mem.h>
+#include <libavutil/pixdesc.h>
+#include <libavutil/time.h>
+#include <libswscale/swscale.h>
+
+#include "core/core.h"
+#include "vision/media_internal.h"
+
+enum {
+    DEFAULT_TIMEOUT_S = 10,
+    ROW_ALIGN = 64,       /* swscale warns about rows not aligned to 16 bytes; 64 suits AVX-512 */
+    BUFFER_PADDING = 64,  /* spare bytes after the last row, in case a SIMD store runs past it */
+    WARNED_PACKETS_MAX = 5,
+};
+
+/* The frame layout the RGB converter was built for; a change rebuilds it. */
+typedef struct scaler_key {
+    int width;
+    int height;
+    int format;
+    int colorspace;
+    int range;
+} scaler_key;
+
+struct verge_source {
+    char *uri;
+    verge_source_options options;
+    verge_source_info info;
+
+    AVFormatContext *demuxer;
+    AVCodecContext *decoder;
+    int stream_index;
+    AVRational time_base;
+    int64_t start_pts;      /* timestamp of time 0, AV_NOPTS_VALUE until known */
+
+    AVPacket *packet;
+    AVFrame *frame;
+
+    struct SwsContext *scaler;
+    scaler_key key;
+    uint8_t *pixels;        /* av_malloc'ed RGB buffer behind `image` */
+    verge_image image;
+
+    int64_t decoded;        /* frames out of the decoder */
+    int64_t delivered;      /* frames returned to the caller */
+    int64_t damaged;        /* packets or frames the decoder rejected */
+    int last_decode_error;
+    bool flushing;          /* the end of the input was sent to the decoder */
+    bool finished;
+
+    bool network;
+    double timeout;         /* seconds; <= 0 means no limit */
+    int64_t deadline_us;    /* av_gettime_relative() limit for the blocking call in progress */
+    bool timed_out;
+};
+
+void verge_source_options_init(verge_source_options *options)
+{
+    memset(options, 0, sizeof(*options));
+    options->every = 1;
+    options->max_frames = 0;
+    options->timeout = DEFAULT_TIMEOUT_S;
+}
+
+/* Stops a blocking FFmpeg call once the network deadline has passed. */
+static int source_interrupt(void *opaque)
+{
+    verge_source *source = opaque;
+
+    if (source->deadline_us == 0 || av_gettime_relative() < source->deadline_us)
+        return 0;
+    source->timed_out = true;
+    return 1;
+}
+
+static void source_arm_deadline(verge_source *source)
+{
+    source->timed_out = false;
+    if (source->network && source->timeout > 0)
+        source->deadline_us = av_gettime_relative() + (int64_t)(source->timeout * 1e6);
+    else
+        source->deadline_us = 0;
+}
+
+static bool uri_has_prefix(const char *uri, const char *prefix)
+{
+    return strncmp(uri, prefix, strlen(prefix)) == 0;
+}
+
+/* True for "scheme://..." other than file://, which FFmpeg reads through a network protocol. */
+static bool uri_is_network(const char *uri)
+{
+    const char *separator = strstr(uri, "://");
+    const char *c;
+
+    if (separator == NULL || separator == uri || uri_has_prefix(uri, "file:"))
+        return false;
+    for (c = uri; c < separator; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '+' || *c == '-' || *c == '.'))
+            return false;
+    return true;
+}
+
+static bool format_is_camera(const char *name)
+{
+    return name != NULL && (strcmp(name, "v4l2") == 0 || strcmp(name, "video4linux2") == 0);
+}
+
+static bool demuxer_reads_still_images(const AVInputFormat *format)
+{
+    size_t length = strlen(format->name);
+
+    if (strcmp(format->name, "image2") == 0)
+        return true;
+    return length > 5 && strcmp(format->name + length - 5, "_pipe") == 0;
+}
+
+/*
+ * Decides the kind of input from the URI and, for local paths, the file
+ * type, and picks the FFmpeg URL and input format to open it with.
+ */
+static verge_status source_classify(verge_source *source, const char *forced_format,
+                                    const char **url, const AVInputFormat **input_format)
+{
+    const char *uri = source->uri;
+    struct stat info;
+
+    *url = uri;
+    *input_format = NULL;
+    source->info.kind = VERGE_SOURCE_VIDEO;
+
+    if (strcmp(uri, "-") == 0) {
+        *url = "pipe:0";
+    } else if (uri_is_network(uri)) {
+        source->info.kind = VERGE_SOURCE_NETWORK;
+        source->network = true;
+    } else if (uri_has_prefix(uri, "/dev/video") || format_is_camera(forced_format)) {
+        /* Left to the v4l2 input, so that a missing device fails there with its own error. */
+        source->info.kind = VERGE_SOURCE_CAMERA;
+        if (forced_format == NULL)
+            forced_format = "v4l2";
+    } else if (!uri_has_prefix(uri, "file:") && !uri_has_prefix(uri, "pipe:")) {
+        if (stat(uri, &info) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR)
+                return verge_fail(VERGE_STATUS_NOT_FOUND, "%s: file not found", uri);
+            return verge_fail(VERGE_STATUS_IO_ERROR, "%s: cannot open: %s", uri, strerror(errno));
+        }
+        if (S_ISDIR(info.st_mode))
+            return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
+                              "%s: is a directory; give an image or video file", uri);
+        if (S_ISCHR(info.st_mode)) {
+            source->info.kind = VERGE_SOURCE_CAMERA;
+            if (forced_format == NULL)
+                forced_format = "v4l2";
+        }
+    }
+
+    if (forced_format != NULL) {
+        *input_format = av_find_input_format(forced_format);
+        if (*input_format == NULL)
+            return verge_fail(VERGE_STATUS_UNSUPPORTED,
+                              "%s: input format '%s' is not in this FFmpeg build "
+                              "(list them with: ffmpeg -formats)",
+                              uri, forced_format);
+    }
+    return VERGE_OK;
+}
+
+/* Builds the FFmpeg option dictionary from the caller's "key=value:key=value" string. */
+static verge_status source_parse_input_options(const verge_source *source, const char *text,
+                                               AVDictionary **dictionary)
+{
+    int error;
+
+    if (text != NULL && text[0] != '\0') {
+        error = av_dict_parse_string(dictionary, text, "=", ":", 0);
+        if (error < 0)
+            return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
+                              "%s: input options '%s' are not key=value pairs separated by ':'",
+                              source->uri, text);
+    }
+
+    /* Take an image file name literally rather than as a sequence pattern like img%03d.jpg. */
+    if (source->info.kind == VERGE_SOURCE_VIDEO && strcmp(source->uri, "-") != 0 &&
+        av_dict_get(*dictionary, "pattern_type", NULL, 0) == NULL) {
+        error = av_dict_set(dictionary, "pattern_type", "none", 0);
+        if (error < 0)
+            return verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "%s: cannot store input options",
+                              source->uri);
+    }
+    return VERGE_OK;
+}
+
+static verge_status source_fail_open(const verge_source *source, int error, const char *action)
+{
+    char text[MEDIA_ERROR_TEXT_MAX];
+
+    if (source->timed_out)
+        return verge_fail(VERGE_STATUS_IO_ERROR,
+                          "%s: %s: timed out after %g s (raise the timeout option for slow "
+                          "networks)",
+                          source->uri, action, source->timeout);
+    return verge_fail(media_status_from_averror(error), "%s: %s: %s", source->uri, action,
+                      media_error_text(error, text, sizeof(text)));
+}
+
+static verge_status source_open_input(verge_source *source, const verge_source_options *options)
+{
+    const AVInputFormat *input_format;
+    AVDictionary *dictionary = NULL;
+    const AVDictionaryEntry *entry = NULL;
+    const char *url;
+    const char *failure;
+    verge_status status;
+    int error;
+
+    status = source_classify(source, options->format, &url, &input_format);
+    if (status != VERGE_OK)
+        goto cleanup;
+    status = source_parse_input_options(source, options->input_options, &dictionary);
+    if (status != VERGE_OK)
+        goto cleanup;
+
+    source->demuxer = avformat_alloc_context();
+    if (source->demuxer == NULL) {
+        status = verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "%s: cannot allocate a demuxer",
+                            source->uri);
+        goto cleanup;
+    }
+    source->demuxer->interrupt_callback.callback = source_interrupt;
+    source->demuxer->interrupt_callback.opaque = source;
+
+    failure = source->info.kind == VERGE_SOURCE_CAMERA ? "cannot open camera" : "cannot open";
+    source_arm_deadline(source);
+    error = avformat_open_input(&source->demuxer, url, input_format, &dictionary);
+    if (error < 0) {
+        /* avformat_open_input() has freed the context. */
+        status = source_fail_open(source, error, failure);
+        goto cleanup;
+    }
+
+    while ((entry = av_dict_get(dictionary, "", entry, AV_DICT_IGNORE_SUFFIX)) != NULL)
+        if (strcmp(entry->key, "pattern_type") != 0)
+            verge_log(VERGE_LOG_WARNING, "%s: input option '%s' was not used by %s", source->uri,
+                      entry->key, source->demuxer->iformat->name);
+
+    /* A file read by an image demuxer holds one picture; standard input may carry many. */
+    if (source->info.kind == VERGE_SOURCE_VIDEO && strcmp(source->uri, "-") != 0 &&
+        demuxer_reads_still_images(source->demuxer->iformat))
+        source->info.kind = VERGE_SOURCE_IMAGE;
+    source->info.is_still = source->info.kind == VERGE_SOURCE_IMAGE;
+
+    source_arm_deadline(source);
+    error = avformat_find_stream_info(source->demuxer, NULL);
+    if (error < 0) {
+        status = source_fail_open(source, error, "cannot read stream information");
+        goto cleanup;
+    }
+    status = VERGE_OK;
+
+cleanup:
+    av_dict_free(&dictionary);
+    return status;
+}
+
+static verge_status source_open_decoder(verge_source *source, const verge_source_options *options)
+{
+    const AVCodec *codec = NULL;
+    AVStream *stream;
+    unsigned i;
+    int error;
+
+    error = av_find_best_stream(source->demuxer, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (error == AVERROR_STREAM_NOT_FOUND)
+        return verge_fail(VERGE_STATUS_INVALID_DATA, "%s: no video stream or image in the input",
+                          source->uri);
+    if (error == AVERROR_DECODER_NOT_FOUND) {
+        int index = av_find_best_stream(source->demuxer, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+        const char *name = index >= 0
+            ? avcodec_get_name(source->demuxer->streams[index]->codecpar->codec_id)
+            : "unknown";
+        return verge_fail(VERGE_STATUS_UNSUPPORTED, "%s: no decoder for codec '%s' in this FFmpeg "
+                          "build", source->uri, name);
+    }
+    if (error < 0)
+        return source_fail_open(source, error, "cannot select the video stream");
+
+    source->stream_index = error;
+    stream = source->demuxer->streams[source->stream_index];
+    for (i = 0; i < source->demuxer->nb_streams; i++)
+        if ((int)i != source->stream_index)
+            source->demuxer->streams[i]->discard = AVDISCARD_ALL;
+
+    source->decoder = avcodec_alloc_context3(codec);
+    if (source->decoder == NULL)
+        return verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "%s: cannot allocate a decoder", source->uri);
+    error = avcodec_parameters_to_context(source->decoder, stream->codecpar);
+    if (error < 0)
+        return source_fail_open(source, error, "cannot configure the decoder");
+    source->decoder->pkt_timebase = stream->time_base;
+    source->decoder->thread_count = options->threads;
+    /* Frame threading delays output by one frame per thread; live inputs want low latency. */
+    if (source->info.kind == VERGE_SOURCE_CAMERA || source->info.kind == VERGE_SOURCE_NETWORK)
+        source->decoder->thread_type = FF_THREAD_SLICE;
+    /*
+     * One picture gains nothing from frame threads, and decoding on this thread
+     * keeps the decoder's own error line for the failure message.
+     */
+    if (source->info.is_still)
+        source->decoder->thread_type = FF_THREAD_SLICE;
+
+    error = avcodec_open2(source->decoder, codec, NULL);
+    if (error < 0)
+        return source_fail_open(source, error, "cannot open the decoder");
+
+    source->time_base = stream->time_base;
+    source->start_pts = stream->start_time;
+    return VERGE_OK;
+}
+
+static void source_fill_info(verge_source *source)
+{
+    const AVStream *stream = source->demuxer->streams[source->stream_index];
+    verge_source_info *info = &source->info;
+    AVRational rate = stream->avg_frame_rate;
+
+    info->width = stream->codecpar->width;
+    info->height = stream->codecpar->height;
+    if (rate.num <= 0 || rate.den <= 0)
+        rate = stream->r_frame_rate;
+    info->fps = !info->is_still && rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0.0;
+
+    info->duration = 0.0;
+    if (!info->is_still) {
+        if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0)
+            info->duration = (double)stream->duration * av_q2d(stream->time_base);
+        else if (source->demuxer->duration != AV_NOPTS_VALUE && source->demuxer->duration > 0)
+            info->duration = (double)source->demuxer->duration / AV_TIME_BASE;
+    }
+    info->frame_count = info->is_still ? 1 : (stream->nb_frames > 0 ? stream->nb_frames : -1);
+
+    snprintf(info->codec, sizeof(info->codec), "%s", avcodec_get_name(stream->codecpar->codec_id));
+    snprintf(info->format, sizeof(info->format), "%s", source->demuxer->iformat->name);
+}
+
+verge_status verge_source_open(const char *uri, const verge_source_options *options,
+                               verge_source **source_out)
+{
+    verge_source_options defaults;
+    verge_source *source = NULL;
+    verge_status status;
+
+    if (source_out == NULL)
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "verge_source_open: source is NULL");
+    *source_out = NULL;
+    if (uri == NULL || uri[0] == '\0')
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "verge_source_open: empty URI");
+    if (options == NULL) {
+        verge_source_options_init(&defaults);
+        options = &defaults;
+    }
+    if (options->max_frames < 0)
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "%s: max_frames %lld is negative", uri,
+                          (long long)options->max_frames);
+    if (isnan(options->timeout))
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "%s: timeout is NaN", uri);
+    if (options->threads < 0)
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "%s: threads %d is negative", uri,
+                          options->threads);
+
+    media_init();
+    media_error_detail_clear();
+
+    source = calloc(1, sizeof(*source));
+    if (source == NULL)
+        return verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "%s: cannot allocate a source", uri);
+    source->uri = strdup(uri);
+    if (source->uri == NULL) {
+        status = verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "%s: cannot allocate a source", uri);
+        goto cleanup;
+    }
+    source->options = *options;
+    source->options.format = NULL;         /* only needed while opening */
+    source->options.input_options = NULL;
+    if (source->options.every < 1)
+        source->options.every = 1;
+    source->timeout = options->timeout == 0 ? DEFAULT_TIMEOUT_S : options->timeout;
+    source->start_pts = AV_NOPTS_VALUE;
+    source->stream_index = -1;
+
+    status = source_open_input(source, options);
+    if (status != VERGE_OK)
+        goto cleanup;
+    status = source_open_decoder(source, options);
+    if (status != VERGE_OK)
+        goto cleanup;
+    source_fill_info(source);
+
+    source->packet = av_packet_alloc();
+    source->frame = av_frame_alloc();
+    if (source->packet == NULL || source->frame == NULL) {
+        status = verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "%s: cannot allocate frame buffers", uri);
+        goto cleanup;
+    }
+
+    *source_out = source;
+    return VERGE_OK;
+
+cleanup:
+    verge_source_close(source);
+    return status;
+}
+
+const verge_source_info *verge_source_get_info(const verge_source *source)
+{
+    return &source->info;
+}
+
+/* Maps the deprecated full-range "yuvj" formats to the plain ones, so swscale does not warn. */
+static enum AVPixelFormat pixel_format_without_jpeg_range(enum AVPixelFormat format, bool *full)
+{
+    switch (format) {
+    case AV_PIX_FMT_YUVJ420P: *full = true; return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P: *full = true; return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P: *full = true; return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P: *full = true; return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P: *full = true; return AV_PIX_FMT_YUV411P;
+    default: return format;
+    }
+}
+
+static verge_status source_prepare_image(verge_source *source, int width, int height)
+{
+    size_t stride, bytes;
+
+    if (source->pixels != NULL && source->image.width == width && source->image.height == height)
+        return VERGE_OK;
+
+    av_freep(&source->pixels);
+    memset(&source->image, 0, sizeof(source->image));
+
+    stride = ((size_t)width * 3 + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
+    if (!verge_size_mul(stride, (size_t)height, &bytes) ||
+        !verge_size_add(bytes, BUFFER_PADDING, &bytes))
+        return verge_fail(VERGE_STATUS_INVALID_DATA, "%s: frame size %dx%d overflows", source->uri,
+                          width, height);
+    source->pixels = av_malloc(bytes);
+    if (source->pixels == NULL)
+        return verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "%s: cannot allocate a %dx%d frame",
+                          source->uri, width, height);
+    source->image.width = width;
+    source->image.height = height;
+    source->image.stride = stride;
+    source->image.data = source->pixels;
+    return VERGE_OK;
+}
+
+/*
+ * Rebuilds the RGB converter when the frame's size, pixel format or colour
+ * description changed. Colour matrix and range follow the frame, as the
+ * ffmpeg command's scale filter does, so both give the same pixels.
+ */
+static verge_status source_prepare_scaler(verge_source *source, const AVFrame *frame)
+{
+    const scaler_key key = {frame->width, frame->height, frame->format, frame->colorspace,
+                            frame->color_range};
+    const AVPixFmtDescriptor *descriptor;
+    enum AVPixelFormat format;
+    bool full_range = false;
+    int *inverse_table, *table;
+    int source_range, destination_range, brightness, contrast, saturation;
+
+    if (source->scaler != NULL && memcmp(&key, &source->key, sizeof(key)) == 0)
+        return VERGE_OK;
+
+    sws_freeContext(source->scaler);
+    source->scaler = NULL;
+
+    format = pixel_format_without_jpeg_range((enum AVPixelFormat)frame->format, &full_range);
+    descriptor = av_pix_fmt_desc_get(format);
+    if (descriptor == NULL || (descriptor->flags & AV_PIX_FMT_FLAG_HWACCEL) != 0 ||
+        !sws_isSupportedInput(format))
+        return verge_fail(VERGE_STATUS_UNSUPPORTED,
+                          "%s: cannot convert pixel format '%s' to RGB", source->uri,
+                          descriptor != NULL ? descriptor->name : "unknown");
+
+    source->scaler = sws_getContext(frame->width, frame->height, format, frame->width,
+                                    frame->height, AV_PIX_FMT_RGB24, SWS_BICUBIC, NULL, NULL, NULL);
+    if (source->scaler == NULL)
+        return verge_fail(VERGE_STATUS_OUT_OF_MEMORY,
+                          "%s: cannot create a converter from %s %dx%d to RGB", source->uri,
+                          descriptor->name, frame->width, frame->height);
+
+    if ((descriptor->flags & AV_PIX_FMT_FLAG_RGB) == 0) {
+        sws_getColorspaceDetails(source->scaler, &inverse_table, &source_range, &table,
+                                 &destination_range, &brightness, &contrast, &saturation);
+        if (frame->color_range == AVCOL_RANGE_JPEG)
+            full_range = true;
+        else if (frame->color_range == AVCOL_RANGE_MPEG)
+            full_range = false;
+        /* Unknown colour spaces get swscale's default, BT.601. */
+        sws_setColorspaceDetails(source->scaler, sws_getCoefficients(frame->colorspace),
+                                 full_range, table, destination_range, brightness, contrast,
+                                 saturation);
+    }
+    source->key = key;
+    return VERGE_OK;
+}
+
+static verge_status source_convert(verge_source *source, const AVFrame *frame)
+{
+    uint8_t *destination[4] = {NULL};
+    int destination_stride[4] = {0};
+    verge_status status;
+
+    if (frame->width <= 0 || frame->height <= 0 || frame->width > MEDIA_MAX_SIDE ||
+        frame->height > MEDIA_MAX_SIDE)
+        return verge_fail(VERGE_STATUS_INVALID_DATA,
+                          "%s: frame %lld has size %dx%d, outside 1..%d pixels per side",
+                          source->uri, (long long)source->decoded, frame->width, frame->height,
+                          MEDIA_MAX_SIDE);
+
+    status = source_prepare_image(source, frame->width, frame->height);
+    if (status != VERGE_OK)
+        return status;
+    status = source_prepare_scaler(source, frame);
+    if (status != VERGE_OK)
+        return status;
+
+    destination[0] = source->image.data;
+    destination_stride[0] = (int)source->image.stride;
+    sws_scale(source->scaler, (const uint8_t *const *)frame->data, frame->linesize, 0,
+              frame->height, destination, destination_stride);
+    return VERGE_OK;
+}
+
+static double source_frame_time(verge_source *source, const AVFrame *frame, int64_t index)
+{
+    int64_t pts = frame->best_effort_timestamp;
+
+    if (source->info.is_still)
+        return 0.0;
+    if (pts != AV_NOPTS_VALUE && source->time_base.num > 0 && source->time_base.den > 0) {
+        if (source->start_pts == AV_NOPTS_VALUE)
+            source->start_pts = pts;
+        return (double)(pts - source->start_pts) * av_q2d(source->time_base);
+    }
+    return source->info.fps > 0 ? (double)index / source->info.fps : 0.0;
+}
+
+/*
+ * Records a packet or frame the decoder rejected. A still image has only one,
+ * so it fails; a video skips it, because one damaged packet should not end
+ * a stream that otherwise decodes.
+ */
+static verge_status source_note_damage(verge_source *source, int error)
+{
+    char text[MEDIA_ERROR_TEXT_MAX];
+
+    if (error == AVERROR(ENOMEM))
+        return verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "%s: out of memory while decoding",
+                          source->uri);
+    if (source->info.is_still)
+        return verge_fail(VERGE_STATUS_INVALID_DATA, "%s: cannot decode image: %s", source->uri,
+                          media_error_text(error, text, sizeof(text)));
+
+    source->damaged++;
+    source->last_decode_error = error;
+    if (source->damaged <= WARNED_PACKETS_MAX)
+        verge_log(VERGE_LOG_WARNING, "%s: skipped damaged data after frame %lld: %s%s",
+                  source->uri, (long long)source->decoded,
+                  media_error_text(error, text, sizeof(text)),
+                  source->damaged == WARNED_PACKETS_MAX ? " (further damage not logged)" : "");
+    return VERGE_OK;
+}
+
+/* Called when the decoder has returned its last frame. */
+static verge_status source_finish(verge_source *source)
+{
+    char text[MEDIA_ERROR_TEXT_MAX];
+
+    source->finished = true;
+    if (source->decoded > 0)
+        return VERGE_STATUS_END_OF_STREAM;
+    if (source->info.is_still)
+        return verge_fail(VERGE_STATUS_INVALID_DATA, "%s: cannot decode image: no image data",
+                          source->uri);
+    if (source->damaged > 0)
+        return verge_fail(VERGE_STATUS_INVALID_DATA,
+                          "%s: cannot decode video: no frame decoded, %lld damaged packets, "
+                          "last error: %s",
+                          source->uri, (long long)source->damaged,
+                          media_error_text(source->last_decode_error, text, sizeof(text)));
+    return VERGE_STATUS_END_OF_STREAM;
+}
+
+/* Reads the next packet of the video stream and sends it to the decoder. */
+static verge_status source_feed_decoder(verge_source *source)
+{
+    char text[MEDIA_ERROR_TEXT_MAX];
+    int error;
+
+    source_arm_deadline(source);
+    for (;;) {
+        error = av_read_frame(source->demuxer, source->packet);
+        if (error == AVERROR(EAGAIN) && !source_interrupt(source)) {
+            /* Some devices and protocols return EAGAIN instead of blocking. */
+            av_usleep(1000);
+            continue;
+        }
+        if (error < 0 && source->timed_out)
+            return verge_fail(VERGE_STATUS_IO_ERROR,
+                              "%s: no data for %g s after frame %lld: timed out", source->uri,
+                              source->timeout, (long long)source->decoded);
+        if (error == AVERROR_INVALIDDATA && !source->info.is_still) {
+            /* A damaged container: decode what was read so far, as the ffmpeg command does. */
+            verge_log(VERGE_LOG_WARNING, "%s: stopped reading after frame %lld: %s", source->uri,
+                      (long long)source->decoded, media_error_text(error, text, sizeof(text)));
+            error = AVERROR_EOF;
+        }
+        if (error == AVERROR_EOF ||
+            (error < 0 && source->demuxer->pb != NULL && avio_feof(source->demuxer->pb))) {
+            source->flushing = true;
+            error = avcodec_send_packet(source->decoder, NULL);
+            if (error < 0 && error != AVERROR_EOF)
+                return source_note_damage(source, error);
+            return VERGE_OK;
+        }
+        if (error < 0)
+            return verge_fail(media_status_from_averror(error), "%s: read failed after frame %lld: %s",
+                              source->uri, (long long)source->decoded,
+                              media_error_text(error, text, sizeof(text)));
+
+        if (source->packet->stream_index != source->stream_index) {
+            av_packet_unref(source->packet);
+            continue;
+        }
+        error = avcodec_send_packet(source->decoder, source->packet);
+        av_packet_unref(source->packet);
+        if (error < 0 && error != AVERROR(EAGAIN))
+            return source_note_damage(source, error);
+        return VERGE_OK;
+    }
+}
+
+verge_status verge_source_read(verge_source *source, verge_frame *frame)
+{
+    verge_status status;
+    int64_t index;
+    int error;
+
+    if (source == NULL || frame == NULL)
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "verge_source_read: NULL argument");
+    memset(frame, 0, sizeof(*frame));
+    media_error_detail_clear();
+    if (source->finished)
+        return VERGE_STATUS_END_OF_STREAM;
+    if (source->options.max_frames > 0 && source->delivered >= source->options.max_frames) {
+        source->finished = true;
+        return VERGE_STATUS_END_OF_STREAM;
+    }
+
+    for (;;) {
+        error = avcodec_receive_frame(source->decoder, source->frame);
+        if (error == AVERROR(EAGAIN)) {
+            if (source->flushing)
+                return source_finish(source);  /* a decoder that reports EAGAIN while draining */
+            status = source_feed_decoder(source);
+            if (status != VERGE_OK)
+                return status;
+            continue;
+        }
+        if (error == AVERROR_EOF)
+            return source_finish(source);
+        if (error < 0) {
+            status = source_note_damage(source, error);
+            if (status != VERGE_OK)
+                return status;
+            continue;
+        }
+
+        index = source->decoded++;
+        if (index % source->options.every != 0) {
+            av_frame_unref(source->frame);
+            continue;
+        }
+
+        status = source_convert(source, source->frame);
+        if (status == VERGE_OK) {
+            frame->image = source->image;
+            frame->index = index;
+            frame->time = source_frame_time(source, source->frame, index);
+            source->delivered++;
+        }
+        av_frame_unref(source->frame);
+        return status;
+    }
+}
+
+void verge_source_close(verge_source *source)
+{
+    if (source == NULL)
+        return;
+    if (source->damaged > WARNED_PACKETS_MAX)
+        verge_log(VERGE_LOG_WARNING, "%s: skipped %lld damaged packets in all", source->uri,
+                  (long long)source->damaged);
+    sws_freeContext(source->scaler);
+    av_freep(&source->pixels);
+    av_frame_free(&source->frame);
+    av_packet_free(&source->packet);
+    avcodec_free_context(&source->decoder);
+    avformat_close_input(&source->demuxer);
+    media_log_flush();
+    free(source->uri);
+    free(source);
+}

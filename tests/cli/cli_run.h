@@ -1,0 +1,114 @@
+/*
+ * Runs the verge command for command-line tests: arguments in, exit status,
+ * standard output and standard error out (as NUL-terminated strings).
+ */
+#ifndef VERGE_TESTS_CLI_RUN_H
+#define VERGE_TESTS_CLI_RUN_H
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct cli_result {
+    int status;      /* exit status, or 128 + signal number, or -1 if it could not run */
+    char *out;       /* everything written to stdout */
+    char *err;       /* everything written to stderr */
+} cli_result;
+
+static char *cli_read_file(const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    char *text;
+    long size;
+
+    if (file == NULL)
+        return calloc(1, 1);
+    fseek(file, 0, SEEK_END);
+    size = ftell(file);
+    fseek(file, 0, SEEK_SET);
+    text = calloc(1, (size_t)size + 1);
+    if (text != NULL && size > 0 && fread(text, 1, (size_t)size, file) != (size_t)size)
+        text[0] = '\0';
+    fclose(file);
+    return text;
+}
+
+/*
+ * Runs "$VERGE_BIN args..." (args ends with NULL) with standard input from
+ * `stdin_path` (NULL: /dev/null). `work_dir` holds the captured output files.
+ */
+static cli_result cli_run(const char *work_dir, const char *stdin_path, const char *const *args)
+{
+    cli_result result = {-1, NULL, NULL};
+    const char *bin = getenv("VERGE_BIN");
+    char out_path[512], err_path[512];
+    const char *argv[64];
+    int argc = 0, wstatus;
+    pid_t pid;
+
+    snprintf(out_path, sizeof(out_path), "%s/stdout.txt", work_dir);
+    snprintf(err_path, sizeof(err_path), "%s/stderr.txt", work_dir);
+    if (bin == NULL) {
+        fprintf(stderr, "VERGE_BIN is not set: run the tests through ctest\n");
+        exit(2);
+    }
+    argv[argc++] = bin;
+    for (int i = 0; args[i] != NULL && argc < 63; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid == 0) {
+        int in = open(stdin_path ? stdin_path : "/dev/null", O_RDONLY);
+        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        if (in < 0 || out < 0 || err < 0)
+            _exit(127);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(err, 2);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    if (pid > 0 && waitpid(pid, &wstatus, 0) == pid) {
+        if (WIFEXITED(wstatus))
+            result.status = WEXITSTATUS(wstatus);
+        else if (WIFSIGNALED(wstatus))
+            result.status = 128 + WTERMSIG(wstatus);
+    }
+    result.out = cli_read_file(out_path);
+    result.err = cli_read_file(err_path);
+    return result;
+}
+
+static void cli_result_free(cli_result *result)
+{
+    free(result->out);
+    free(result->err);
+}
+
+/* Counts the lines of `text` that contain `needle`. */
+static int cli_count_lines(const char *text, const char *needle)
+{
+    int count = 0;
+
+    while (text != NULL && *text != '\0') {
+        const char *end = strchr(text, '\n');
+        size_t length = end ? (size_t)(end - text) : strlen(text);
+        char *line = strndup(text, length);
+
+        if (line != NULL && strstr(line, needle) != NULL)
+            count++;
+        free(line);
+        text += length + (end != NULL);
+    }
+    return count;
+}
+
+#endif

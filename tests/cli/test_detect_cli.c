@@ -1,0 +1,337 @@
+/*
+ * `verge detect` as a user runs it: real photos, a video made from a real
+ * photo with the ffmpeg command, standard input, annotated output, and the
+ * errors for bad sources, bad models and bad options.
+ */
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "cli/cli_run.h"
+#include "verge/media.h"
+
+static char work_dir[] = "/tmp/verge-detect-cli-XXXXXX";
+static char model[512];
+
+static const char *data(const char *name)
+{
+    static char paths[8][512];
+    static int next;
+    char *path = paths[next++ % 8];
+
+    check_env_path("VERGE_TEST_DATA", name, path, sizeof(paths[0]));
+    return path;
+}
+
+static const char *work(const char *name)
+{
+    static char paths[8][512];
+    static int next;
+    char *path = paths[next++ % 8];
+
+    snprintf(path, sizeof(paths[0]), "%s/%s", work_dir, name);
+    return path;
+}
+
+static int run_shell(const char *command)
+{
+    int status = system(command);
+
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void photos_give_one_face_each(void)
+{
+    const char *args[] = {"detect", model, data("images/grace_hopper.jpg"),
+                          data("images/astronaut.png"), data("images/coffee.png"),
+                          data("images/car1.jpg"), "--out", work("annotated"), NULL};
+    cli_result r = cli_run(work_dir, NULL, args);
+    verge_source *source = NULL;
+    verge_frame frame;
+
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_EQ_INT(cli_count_lines(r.out, "{\"source\":"), 4);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"class\":\"face\""), 2);
+    CHECK_EQ_INT(cli_count_lines(r.out, "coffee.png\",\"frame\":0,\"time\":0,\"width\":600,"
+                                        "\"height\":400,\"detections\":[]"), 1);
+    CHECK_EQ_INT(cli_count_lines(r.out, "car1.jpg\",\"frame\":0,\"time\":0,\"width\":1024,"
+                                        "\"height\":680,\"detections\":[]"), 1);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"timing_ms\":{\"decode\":"), 4);
+
+    /* Annotated copies keep the format and size of their input. */
+    CHECK_OK(verge_source_open(work("annotated/grace_hopper.jpg"), NULL, &source));
+    if (source != NULL) {
+        CHECK_OK(verge_source_read(source, &frame));
+        CHECK_EQ_INT(frame.image.width, 512);
+        CHECK_EQ_INT(frame.image.height, 600);
+        verge_source_close(source);
+    }
+    CHECK(access(work("annotated/astronaut.png"), R_OK) == 0);
+    CHECK(access(work("annotated/coffee.png"), R_OK) == 0);
+    CHECK(access(work("annotated/car1.jpg"), R_OK) == 0);
+    cli_result_free(&r);
+}
+
+/*
+ * A 2 s, 10 fps video that pans across grace_hopper.jpg at 50 px/s: the face
+ * must be found in every frame, its centre moving left by 5 px per frame.
+ * One model-input pixel is about 3 frame pixels here, so single frames may
+ * jitter by a few pixels: the check fits a line through all centres.
+ */
+static void panning_video_tracks_face(void)
+{
+    char command[2048];
+    const char *args[] = {"detect", model, work("pan.mp4"), "--out", work("annotated"), NULL};
+    cli_result r;
+    float centers[32];
+    int frames = 0;
+
+    snprintf(command, sizeof(command),
+             "ffmpeg -nostdin -loglevel error -y -loop 1 -i '%s' "
+             "-vf \"crop=400:480:x='min(100,t*50)':y=60\" -t 2 -r 10 -pix_fmt yuv420p '%s'",
+             data("images/grace_hopper.jpg"), work("pan.mp4"));
+    CHECK_EQ_INT(run_shell(command), 0);
+
+    r = cli_run(work_dir, NULL, args);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_EQ_INT(cli_count_lines(r.out, "{\"source\":"), 20);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"class\":\"face\""), 20);
+    for (const char *line = r.out; line != NULL && *line != '\0' && frames < 32;) {
+        const char *box = strstr(line, "\"box\":[");
+        const char *end = strchr(line, '\n');
+
+        if (box != NULL && (end == NULL || box < end)) {
+            char *next;
+            float x_min = strtof(box + strlen("\"box\":["), &next);
+            float x_max = strtof(strchr(next + 1, ',') + 1, NULL);
+
+            centers[frames++] = (x_min + x_max) / 2;
+        }
+        line = end != NULL ? end + 1 : NULL;
+    }
+    CHECK_EQ_INT(frames, 20);
+    if (frames == 20) {
+        double mean_t = 9.5, mean_x = 0, slope = 0, var_t = 0, worst = 0;
+
+        for (int i = 0; i < frames; i++)
+            mean_x += centers[i] / frames;
+        for (int i = 0; i < frames; i++) {
+            slope += (i - mean_t) * (centers[i] - mean_x);
+            var_t += (i - mean_t) * (i - mean_t);
+        }
+        slope /= var_t;
+        for (int i = 0; i < frames; i++) {
+            double residual = fabs(centers[i] - (mean_x + slope * (i - mean_t)));
+            worst = residual > worst ? residual : worst;
+        }
+        CHECK_NEAR(slope, -5.0, 1.0);
+        CHECK_MSG(worst <= 9.0, "a face centre is %.1f px off the fitted track", worst);
+    }
+    cli_result_free(&r);
+
+    /* The annotated video has the same frames. */
+    {
+        verge_source *source = NULL;
+        verge_frame frame;
+        int count = 0;
+
+        CHECK_OK(verge_source_open(work("annotated/pan.mp4"), NULL, &source));
+        while (source != NULL && verge_source_read(source, &frame) == VERGE_OK)
+            count++;
+        CHECK_EQ_INT(count, 20);
+        if (source != NULL)
+            CHECK_NEAR(verge_source_get_info(source)->fps, 10.0, 0.01);
+        verge_source_close(source);
+    }
+}
+
+static void frame_selection_options(void)
+{
+    const char *every[] = {"detect", model, work("pan.mp4"), "--every", "4", NULL};
+    const char *max[] = {"detect", "--max-frames", "3", model, work("pan.mp4"), NULL};
+    cli_result r = cli_run(work_dir, NULL, every);
+
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_EQ_INT(cli_count_lines(r.out, "{\"source\":"), 5);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"frame\":8,\"time\":0.8,"), 1);
+    cli_result_free(&r);
+
+    r = cli_run(work_dir, NULL, max);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_EQ_INT(cli_count_lines(r.out, "{\"source\":"), 3);
+    cli_result_free(&r);
+}
+
+static void reads_standard_input(void)
+{
+    char command[1024];
+    const char *args[] = {"detect", model, "-", NULL};
+    cli_result r;
+
+    snprintf(command, sizeof(command),
+             "ffmpeg -nostdin -loglevel error -y -i '%s' -c:v mpeg2video -q:v 2 -f mpegts '%s'",
+             work("pan.mp4"), work("pan.ts"));
+    CHECK_EQ_INT(run_shell(command), 0);
+    r = cli_run(work_dir, work("pan.ts"), args);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_EQ_INT(cli_count_lines(r.out, "{\"source\":\"-\""), 20);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"class\":\"face\""), 20);
+    cli_result_free(&r);
+}
+
+/* Sets every operator code CONV_2D (3) of a .tflite image to SIN (66), which verge lacks. */
+static int patch_conv_to_sin(uint8_t *file, size_t size)
+{
+    uint32_t root, vector, count;
+    int32_t vtable_offset;
+    uint16_t field;
+    int patched = 0;
+
+#define U32(at) ((uint32_t)file[at] | (uint32_t)file[(at) + 1] << 8 | \
+                 (uint32_t)file[(at) + 2] << 16 | (uint32_t)file[(at) + 3] << 24)
+#define U16(at) ((uint16_t)(file[at] | file[(at) + 1] << 8))
+    root = U32(0);
+    vtable_offset = (int32_t)U32(root);
+    field = U16(root - vtable_offset + 4 + 2 * 1); /* Model.operator_codes */
+    vector = root + field + U32(root + field);
+    count = U32(vector);
+    for (uint32_t i = 0; i < count && vector + 8 + 4 * i <= size; i++) {
+        uint32_t element = vector + 4 + 4 * i;
+        uint32_t table = element + U32(element);
+        uint32_t vtable = table - (uint32_t)(int32_t)U32(table);
+        uint16_t vtable_size = U16(vtable);
+        uint16_t deprecated = vtable_size > 4 ? U16(vtable + 4) : 0;
+        uint16_t builtin = vtable_size > 10 ? U16(vtable + 10) : 0;
+
+        if (deprecated != 0 && file[table + deprecated] == 3) {
+            file[table + deprecated] = 66;
+            if (builtin != 0)
+                file[table + builtin] = 66;
+            patched++;
+        }
+    }
+#undef U32
+#undef U16
+    return patched;
+}
+
+static void bad_inputs_fail_clearly(void)
+{
+    char *bytes;
+    FILE *file;
+    size_t size;
+
+    /* A missing source and a corrupt one: both named, the good source still processed. */
+    file = fopen(work("broken.jpg"), "wb");
+    fputs("this is not a JPEG file at all", file);
+    fclose(file);
+    {
+        const char *args[] = {"detect", model, work("missing.jpg"), work("broken.jpg"),
+                              data("images/grace_hopper.jpg"), NULL};
+        cli_result r = cli_run(work_dir, NULL, args);
+
+        CHECK_EQ_INT(r.status, 1);
+        CHECK_MSG(strstr(r.err, "missing.jpg") != NULL, "stderr: %s", r.err);
+        CHECK_MSG(strstr(r.err, "broken.jpg") != NULL, "stderr: %s", r.err);
+        CHECK_EQ_INT(cli_count_lines(r.out, "\"class\":\"face\""), 1);
+        cli_result_free(&r);
+    }
+
+    /* A model with an operator this build lacks: the message names it and the node. */
+    bytes = cli_read_file(model);
+    {
+        struct stat info;
+        stat(model, &info);
+        size = (size_t)info.st_size;
+    }
+    CHECK(patch_conv_to_sin((uint8_t *)bytes, size) > 0);
+    file = fopen(work("sin.tflite"), "wb");
+    fwrite(bytes, 1, size, file);
+    fclose(file);
+    free(bytes);
+    {
+        const char *args[] = {"detect", work("sin.tflite"), data("images/grace_hopper.jpg"), NULL};
+        cli_result r = cli_run(work_dir, NULL, args);
+
+        CHECK_EQ_INT(r.status, 1);
+        CHECK_MSG(strstr(r.err, "SIN") != NULL && strstr(r.err, "node ") != NULL,
+                  "stderr: %s", r.err);
+        CHECK_EQ_INT(strlen(r.out), 0);
+        cli_result_free(&r);
+    }
+
+    /* Models that are missing or are not models. */
+    {
+        const char *missing[] = {"detect", work("nope.tflite"), data("images/coffee.png"), NULL};
+        const char *photo[] = {"detect", data("images/coffee.png"), data("images/coffee.png"),
+                               NULL};
+        cli_result r = cli_run(work_dir, NULL, missing);
+
+        CHECK_EQ_INT(r.status, 1);
+        CHECK_MSG(strstr(r.err, "nope.tflite") != NULL, "stderr: %s", r.err);
+        cli_result_free(&r);
+        r = cli_run(work_dir, NULL, photo);
+        CHECK_EQ_INT(r.status, 1);
+        CHECK_MSG(strstr(r.err, "not a TFLite model") != NULL, "stderr: %s", r.err);
+        cli_result_free(&r);
+    }
+
+    /* Heads: a wrong one for the model, and an unknown name. */
+    {
+        const char *wrong[] = {"detect", model, data("images/coffee.png"), "--head",
+                               "blazeface_full_range", NULL};
+        const char *unknown[] = {"detect", model, data("images/coffee.png"), "--head", "yolo9000",
+                                 NULL};
+        cli_result r = cli_run(work_dir, NULL, wrong);
+
+        CHECK_EQ_INT(r.status, 1);
+        CHECK_MSG(strstr(r.err, "blazeface_full_range") != NULL && strstr(r.err, "192") != NULL,
+                  "stderr: %s", r.err);
+        cli_result_free(&r);
+        r = cli_run(work_dir, NULL, unknown);
+        CHECK_EQ_INT(r.status, 1);
+        CHECK_MSG(strstr(r.err, "yolo9000") != NULL &&
+                      strstr(r.err, "blazeface_short_range") != NULL,
+                  "stderr: %s", r.err);
+        cli_result_free(&r);
+    }
+
+    /* Usage errors exit with 2. */
+    {
+        const char *score[] = {"detect", model, data("images/coffee.png"), "--score", "2", NULL};
+        const char *every[] = {"detect", model, data("images/coffee.png"), "--every", "0", NULL};
+        const char *nothing[] = {"detect", model, NULL};
+        const char *option[] = {"detect", model, data("images/coffee.png"), "--colour", "red",
+                                NULL};
+        const char *const *cases[] = {score, every, nothing, option};
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            cli_result r = cli_run(work_dir, NULL, cases[i]);
+
+            CHECK_EQ_INT(r.status, 2);
+            CHECK(strlen(r.err) > 0);
+            cli_result_free(&r);
+        }
+    }
+}
+
+int main(void)
+{
+    char command[600];
+
+    if (mkdtemp(work_dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    check_model_path("face_detection_short_range.tflite", model);
+
+    RUN(photos_give_one_face_each);
+    RUN(panning_video_tracks_face);
+    RUN(frame_selection_options);
+    RUN(reads_standard_input);
+    RUN(bad_inputs_fail_clearly);
+
+    snprintf(command, sizeof(command), "rm -rf '%s'", work_dir);
+    run_shell(command);
+    return check_summary();
+}

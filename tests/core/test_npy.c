@@ -1,0 +1,190 @@
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "verge/npy.h"
+
+/* Builds a version 1.0 .npy image from a header dictionary and raw data. */
+static size_t build_npy(uint8_t *out, const char *dict, const void *data, size_t bytes)
+{
+    size_t length = strlen(dict);
+
+    memcpy(out, "\x93NUMPY\x01\x00", 8);
+    out[8] = (uint8_t)(length & 0xff);
+    out[9] = (uint8_t)(length >> 8);
+    memcpy(out + 10, dict, length);
+    memcpy(out + 10 + length, data, bytes);
+    return 10 + length + bytes;
+}
+
+static void reads_golden_input(void)
+{
+    char path[512];
+    verge_array array;
+
+    CHECK_OK(verge_npy_read(
+        check_data_path("golden/const/face_detection_short_range.tflite/input_0.npy", path),
+        &array));
+    CHECK_EQ_INT(array.dtype, VERGE_DTYPE_FLOAT32);
+    CHECK_EQ_INT(array.rank, 4);
+    CHECK_EQ_INT(array.dims[1], 128);
+    CHECK_EQ_INT(array.dims[3], 3);
+    CHECK_EQ_INT(array.bytes, 128 * 128 * 3 * 4);
+    if (array.data != NULL) {
+        CHECK_NEAR(((float *)array.data)[0], 0.5, 0.0);
+        CHECK_NEAR(((float *)array.data)[128 * 128 * 3 - 1], 0.5, 0.0);
+    }
+    verge_array_free(&array);
+}
+
+static void big_endian_int32(void)
+{
+    const uint8_t data[] = {0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe};
+    uint8_t file[256];
+    size_t size = build_npy(file, "{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }\n",
+                            data, sizeof(data));
+    verge_array array;
+
+    CHECK_OK(verge_npy_parse(file, size, "be.npy", &array));
+    CHECK_EQ_INT(array.dtype, VERGE_DTYPE_INT32);
+    if (array.data != NULL) {
+        CHECK_EQ_INT(((int32_t *)array.data)[0], 1);
+        CHECK_EQ_INT(((int32_t *)array.data)[1], -2);
+    }
+    verge_array_free(&array);
+}
+
+static void fortran_order_transposes(void)
+{
+    /* A 2x3 matrix [[1,2,3],[4,5,6]] stored column by column. */
+    const double column_major[] = {1, 4, 2, 5, 3, 6};
+    uint8_t file[256];
+    size_t size = build_npy(file, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }\n",
+                            column_major, sizeof(column_major));
+    verge_array array;
+
+    CHECK_OK(verge_npy_parse(file, size, "f.npy", &array));
+    if (array.data != NULL) {
+        const double *v = array.data;
+        for (int i = 0; i < 6; i++)
+            CHECK_NEAR(v[i], i + 1, 0.0);
+    }
+    verge_array_free(&array);
+}
+
+static void scalar_and_bool(void)
+{
+    const uint8_t flags[] = {1, 0, 1};
+    const uint8_t bad_flags[] = {1, 2, 1};
+    const int64_t value = -7;
+    uint8_t file[256];
+    size_t size;
+    verge_array array;
+
+    size = build_npy(file, "{'descr': '<i8', 'fortran_order': False, 'shape': (), }", &value, 8);
+    CHECK_OK(verge_npy_parse(file, size, "s.npy", &array));
+    CHECK_EQ_INT(array.rank, 0);
+    if (array.data != NULL)
+        CHECK_EQ_INT(*(int64_t *)array.data, -7);
+    verge_array_free(&array);
+
+    size = build_npy(file, "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", flags, 3);
+    CHECK_OK(verge_npy_parse(file, size, "b.npy", &array));
+    verge_array_free(&array);
+
+    size = build_npy(file, "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", bad_flags,
+                     3);
+    CHECK_STATUS(verge_npy_parse(file, size, "b.npy", &array), VERGE_STATUS_INVALID_DATA);
+}
+
+static void rejects_bad_headers(void)
+{
+    static const struct {
+        const char *dict;
+        int status;
+    } cases[] = {
+        {"{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", VERGE_STATUS_UNSUPPORTED},
+        {"{'descr': '<f2', 'fortran_order': False, 'shape': (1,), }", VERGE_STATUS_UNSUPPORTED},
+        {"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", VERGE_STATUS_UNSUPPORTED},
+        {"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }",
+         VERGE_STATUS_UNSUPPORTED},
+        {"{'descr': '<f4', 'fortran_order': Maybe, 'shape': (1,), }", VERGE_STATUS_INVALID_DATA},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", VERGE_STATUS_INVALID_DATA},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1), }",
+         VERGE_STATUS_UNSUPPORTED},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999,), }",
+         VERGE_STATUS_INVALID_DATA},
+        {"{'descr': '<f4', 'shape': (1,), }", VERGE_STATUS_INVALID_DATA},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,)", VERGE_STATUS_INVALID_DATA},
+        {"['descr']", VERGE_STATUS_INVALID_DATA},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", VERGE_STATUS_INVALID_DATA},
+    };
+    const float one = 1.0f;
+    uint8_t file[256];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t size = build_npy(file, cases[i].dict, &one, sizeof(one));
+        verge_array array;
+
+        CHECK_STATUS(verge_npy_parse(file, size, "bad.npy", &array), cases[i].status);
+        CHECK(array.data == NULL);
+    }
+}
+
+static void truncated_files_fail_cleanly(void)
+{
+    const float values[] = {1, 2, 3, 4};
+    uint8_t file[256];
+    size_t size = build_npy(file, "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }",
+                            values, sizeof(values));
+    int failures = 0;
+
+    for (size_t cut = 0; cut < size; cut++) {
+        verge_array array;
+        /* A private copy so that ASan sees reads past the cut. */
+        uint8_t *copy = malloc(cut ? cut : 1);
+
+        memcpy(copy, file, cut);
+        if (verge_npy_parse(copy, cut, "cut.npy", &array) != VERGE_OK)
+            failures++;
+        verge_array_free(&array);
+        free(copy);
+    }
+    CHECK_EQ_INT(failures, (long long)size);
+}
+
+static void write_then_read(void)
+{
+    char dir[] = "/tmp/verge-npy-XXXXXX";
+    char path[512];
+    const int32_t dims[] = {2, 3};
+    const float values[] = {0.5f, -1, 2, 3e10f, -0.0f, 7};
+    verge_array array;
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/a.npy", dir);
+    CHECK_OK(verge_npy_write(path, VERGE_DTYPE_FLOAT32, 2, dims, values));
+    CHECK_OK(verge_npy_read(path, &array));
+    CHECK_EQ_INT(array.rank, 2);
+    CHECK_EQ_INT(array.dims[1], 3);
+    CHECK(array.data != NULL && memcmp(array.data, values, sizeof(values)) == 0);
+    verge_array_free(&array);
+    unlink(path);
+    rmdir(dir);
+
+    CHECK_STATUS(verge_npy_read("/nonexistent/x.npy", &array), VERGE_STATUS_NOT_FOUND);
+}
+
+int main(void)
+{
+    RUN(reads_golden_input);
+    RUN(big_endian_int32);
+    RUN(fortran_order_transposes);
+    RUN(scalar_and_bool);
+    RUN(rejects_bad_headers);
+    RUN(truncated_files_fail_cleanly);
+    RUN(write_then_read);
+    return check_summary();
+}

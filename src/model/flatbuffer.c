@@ -167,6 +167,7 @@ DEFINE_SCALAR_READER(verge_fb_i8, int8_t)
 DEFINE_SCALAR_READER(verge_fb_i32, int32_t)
 DEFINE_SCALAR_READER(verge_fb_u32, uint32_t)
 DEFINE_SCALAR_READER(verge_fb_u64, uint64_t)
+DEFINE_SCALAR_READER(verge_fb_f32, float)
 
 verge_status verge_fb_bool(verge_fb *fb, const verge_fb_table *table, int field, bool fallback,
                            const char *name, bool *out)

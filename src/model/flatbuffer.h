@@ -91,6 +91,8 @@ verge_status verge_fb_u32(verge_fb *fb, const verge_fb_table *table, int field, 
                           const char *name, uint32_t *out);
 verge_status verge_fb_u64(verge_fb *fb, const verge_fb_table *table, int field, uint64_t fallback,
                           const char *name, uint64_t *out);
+verge_status verge_fb_f32(verge_fb *fb, const verge_fb_table *table, int field, float fallback,
+                          const char *name, float *out);
 /* A bool field: any non-zero byte is true. */
 verge_status verge_fb_bool(verge_fb *fb, const verge_fb_table *table, int field, bool fallback,
                            const char *name, bool *out);

@@ -302,6 +302,30 @@ static verge_status prepare_nodes(graph_runner *r)
     for (int i = 0; i < graph->num_inputs; i++)
         produced[graph->inputs[i]] = true;
 
+    /*
+     * A tensor with no elements that no node writes (TFLite files use an
+     * empty int32 [0] vector as RESHAPE's shape for a scalar) is a constant:
+     * an empty one.
+     */
+    for (int t = 0; t < graph->num_tensors; t++) {
+        static const int64_t empty;
+        verge_tensor *tensor = &r->tensors[t];
+
+        if (produced[t] || tensor->storage != VERGE_STORAGE_ARENA || verge_tensor_count(tensor) != 0)
+            continue;
+        for (int n = 0; n < graph->num_nodes && !produced[t]; n++) {
+            for (int o = 0; o < graph->nodes[n].num_outputs; o++)
+                produced[t] = produced[t] || graph->nodes[n].outputs[o] == t;
+        }
+        if (produced[t]) {
+            produced[t] = false;
+            continue;
+        }
+        tensor->storage = VERGE_STORAGE_CONSTANT;
+        tensor->data = (void *)&empty;
+        produced[t] = true;
+    }
+
     for (int n = 0; n < graph->num_nodes; n++) {
         const verge_node *node = &graph->nodes[n];
         bool all_constant = node->num_inputs > 0;

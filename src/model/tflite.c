@@ -52,15 +52,26 @@ enum {
     OPTIONS_CONV_2D = 1,
     OPTIONS_DEPTHWISE_CONV_2D = 2,
     OPTIONS_POOL_2D = 5,
+    OPTIONS_FULLY_CONNECTED = 8,
+    OPTIONS_SOFTMAX = 9,
     OPTIONS_CONCATENATION = 10,
     OPTIONS_ADD = 11,
     OPTIONS_RESIZE_BILINEAR = 15,
     OPTIONS_RESHAPE = 17,
     OPTIONS_MUL = 21,
+    OPTIONS_REDUCER = 27,
     OPTIONS_SUB = 28,
     OPTIONS_DIV = 29,
+    OPTIONS_SQUEEZE = 30,
+    OPTIONS_LEAKY_RELU = 75,
+    OPTIONS_IF = 92,
     OPTIONS_DEPTH_TO_SPACE = 94,
+    OPTIONS_BATCH_MATMUL = 101,
 };
+
+/* BuiltinOperator codes that verge_op does not name but whose options verge reads. */
+enum { TFLITE_SUM = 74, TFLITE_REDUCE_PROD = 81, TFLITE_REDUCE_MIN = 89, TFLITE_REDUCE_ANY = 91,
+       TFLITE_REDUCE_ALL = 140 };
 
 /* Buffers are resolved once, so that tensors sharing a buffer share one aligned copy. */
 typedef struct buffer_info {
@@ -84,8 +95,8 @@ typedef struct item {
     const char *kind;       /* "tensor", "operator", "buffer", "operator code" or NULL */
     int index;
     const char *name;       /* tensor name, or NULL */
-    const char *op;         /* operator name, or NULL */
-    bool custom;            /* `op` is a custom operator's name */
+    int op;                 /* operator code, or -1 */
+    const char *custom_op;  /* custom operator name, or NULL */
 } item;
 
 typedef struct loader {
@@ -111,7 +122,7 @@ static size_t read_budget(size_t file_size)
 /* Names the item that the next messages are about: the file itself when kind is NULL. */
 static void set_where(loader *ld, int graph, const char *kind, int index)
 {
-    ld->where = (item){.graph = graph, .kind = kind, .index = index};
+    ld->where = (item){.graph = graph, .kind = kind, .index = index, .op = -1};
 }
 
 /* Formats the current item, e.g. "face.tflite: subgraph 0 tensor 17 'conv1/w'". */
@@ -127,8 +138,14 @@ static void format_where(const loader *ld, char *buf, size_t size)
                                  w->kind, w->index);
     if (used < size && w->name != NULL)
         used += (size_t)snprintf(buf + used, size - used, " '%.100s'", w->name);
-    if (used < size && w->op != NULL)
-        snprintf(buf + used, size - used, w->custom ? " (CUSTOM '%.100s')" : " (%s)", w->op);
+    if (used >= size)
+        return;
+    if (w->custom_op != NULL)
+        snprintf(buf + used, size - used, " (CUSTOM '%.100s')", w->custom_op);
+    else if (w->op >= 0 && verge_op_name(w->op) != NULL)
+        snprintf(buf + used, size - used, " (%s)", verge_op_name(w->op));
+    else if (w->op >= 0)
+        snprintf(buf + used, size - used, " (builtin code %d)", w->op);
 }
 
 /* Fails with "<item>: <message>". */
@@ -166,15 +183,11 @@ static verge_status out_of_memory(const loader *ld, const char *purpose)
 
 static void *alloc_array(loader *ld, size_t count, size_t elem_size)
 {
-    return verge_model_storage_array((verge_model_storage **)&ld->model->storage, count,
-                                     elem_size);
-}
+    verge_model_storage *storage = ld->model->storage;
+    void *block = verge_model_storage_array(&storage, count, elem_size);
 
-static const char *op_display_name(int code)
-{
-    const char *name = verge_op_name(code);
-
-    return name != NULL ? name : "unknown operator";
+    ld->model->storage = storage;
+    return block;
 }
 
 /* TFLite TensorType names of the types without a verge_dtype. */
@@ -211,7 +224,7 @@ static bool is_aligned(const void *pointer, size_t alignment)
  * Returns `count` elements of `elem_size` bytes at `src` (inside the file) as
  * a pointer that is aligned for `alignment`: `src` itself when it already is,
  * else an owned copy. Returns NULL for count 0 and on allocation failure
- * (*status tells them apart).
+ * (*status is VERGE_OK only in the first case).
  */
 static const void *aligned_elements(loader *ld, const uint8_t *src, size_t count,
                                     size_t elem_size, size_t alignment, const char *purpose,
@@ -271,7 +284,8 @@ static verge_status parse_opcodes(loader *ld, const verge_fb_table *root)
     if (status != VERGE_OK)
         return in_context(ld, status);
     if (codes.length > INT_MAX)
-        return fail(ld, VERGE_STATUS_INVALID_MODEL, "%" PRIu32 " operator codes", codes.length);
+        return fail(ld, VERGE_STATUS_INVALID_MODEL, "%" PRIu32 " operator codes are too many",
+                    codes.length);
 
     ld->num_opcodes = (int)codes.length;
     ld->opcodes = alloc_array(ld, codes.length, sizeof(opcode_info));
@@ -309,14 +323,15 @@ static verge_status parse_opcodes(loader *ld, const verge_fb_table *root)
                         "builtin code %d is negative (deprecated_builtin_code %d, "
                         "builtin_code %" PRId32 ")",
                         info->code, deprecated_code, builtin_code);
+        ld->where.op = info->code;
         if (version < 1)
-            return fail(ld, VERGE_STATUS_INVALID_MODEL, "%s has version %" PRId32
-                        ", expected 1 or more", op_display_name(info->code), version);
+            return fail(ld, VERGE_STATUS_INVALID_MODEL,
+                        "version %" PRId32 ", expected 1 or more", version);
         info->version = version;
         if (info->code == VERGE_OP_CUSTOM) {
             if (custom == NULL)
                 return fail(ld, VERGE_STATUS_INVALID_MODEL,
-                            "CUSTOM operator code has no custom_code name");
+                            "custom_code, the custom operator's name, is missing");
             info->custom_name = custom;
         }
     }
@@ -851,8 +866,12 @@ static verge_status parse_tensor(loader *ld, int graph_index, int tensor_index,
                     verge_dtype_name(tensor->dtype));
     }
 
+    /*
+     * NOTE: a variable tensor (is_variable) with an initial value also loads
+     * as CONSTANT, which is read-only; none of the pinned models has one.
+     */
     tensor->storage = VERGE_STORAGE_CONSTANT;
-    /* The model is immutable; kernels only read constants through this pointer. */
+    /* The model is immutable, and kernels only read constants through this pointer. */
     tensor->data = (void *)buffer_data(ld, buffer_index, dtype_alignment(tensor->dtype), &status);
     return status;
 }
@@ -1003,10 +1022,106 @@ static verge_status parse_resize_options(loader *ld, const verge_fb_table *optio
     return VERGE_OK;
 }
 
+/* Reads a float field that must be finite (`fallback` when absent). */
+static verge_status read_finite(loader *ld, const verge_fb_table *options, int field,
+                                float fallback, const char *name, float *out)
+{
+    verge_status status = verge_fb_f32(&ld->fb, options, field, fallback, name, out);
+
+    if (status != VERGE_OK)
+        return in_context(ld, status);
+    if (!isfinite(*out))
+        return fail(ld, VERGE_STATUS_INVALID_MODEL, "%s is %g, expected a finite number", name,
+                    (double)*out);
+    return VERGE_OK;
+}
+
+static verge_status parse_fully_connected_options(loader *ld, const verge_fb_table *options,
+                                                  verge_fully_connected_params *fc)
+{
+    int8_t format;
+    verge_status status = read_activation(ld, options, 0, &fc->activation);
+
+    if (status != VERGE_OK)
+        return status;
+    status = verge_fb_i8(&ld->fb, options, 1, VERGE_FULLY_CONNECTED_WEIGHTS_DEFAULT,
+                         "weights_format", &format);
+    if (status == VERGE_OK)
+        status = verge_fb_bool(&ld->fb, options, 2, false, "keep_num_dims", &fc->keep_num_dims);
+    if (status != VERGE_OK)
+        return in_context(ld, status);
+    if (format != VERGE_FULLY_CONNECTED_WEIGHTS_DEFAULT &&
+        format != VERGE_FULLY_CONNECTED_WEIGHTS_SHUFFLED4X16INT8)
+        return fail(ld, VERGE_STATUS_INVALID_MODEL,
+                    "weights_format %d is not DEFAULT (0) or SHUFFLED4x16INT8 (1)", format);
+    fc->weights_format = (verge_fully_connected_weights_format)format;
+    return VERGE_OK;
+}
+
+static verge_status parse_squeeze_options(loader *ld, const verge_fb_table *options,
+                                          verge_squeeze_params *squeeze)
+{
+    verge_fb_vector dims;
+    verge_status status = verge_fb_vector_field(&ld->fb, options, 0, 4, "squeeze_dims", &dims,
+                                                NULL);
+
+    if (status != VERGE_OK)
+        return in_context(ld, status);
+    if (dims.length > VERGE_MAX_RANK)
+        return fail(ld, VERGE_STATUS_UNSUPPORTED,
+                    "squeeze_dims has %" PRIu32 " entries, more than verge's maximum rank %d",
+                    dims.length, VERGE_MAX_RANK);
+    squeeze->num_dims = (int)dims.length;
+    for (int i = 0; i < squeeze->num_dims; i++)
+        squeeze->dims[i] = verge_fb_vector_i32(&ld->fb, &dims, (uint32_t)i);
+    return VERGE_OK;
+}
+
+/*
+ * IF branches are subgraphs 1..n-1, never the main graph 0. Branches that
+ * call each other are left to the interpreter's nesting limit.
+ */
+static verge_status parse_if_options(loader *ld, const verge_fb_table *options,
+                                     verge_if_params *branches)
+{
+    const int num_graphs = ld->model->num_graphs;
+    int32_t then_graph;
+    int32_t else_graph;
+    verge_status status;
+
+    status = verge_fb_i32(&ld->fb, options, 0, 0, "then_subgraph_index", &then_graph);
+    if (status == VERGE_OK)
+        status = verge_fb_i32(&ld->fb, options, 1, 0, "else_subgraph_index", &else_graph);
+    if (status != VERGE_OK)
+        return in_context(ld, status);
+    if (then_graph <= 0 || then_graph >= num_graphs || else_graph <= 0 ||
+        else_graph >= num_graphs)
+        return fail(ld, VERGE_STATUS_INVALID_MODEL,
+                    "then_subgraph_index %" PRId32 " and else_subgraph_index %" PRId32
+                    " must both lie in 1..%d (the model has %d subgraphs)",
+                    then_graph, else_graph, num_graphs - 1, num_graphs);
+    branches->then_graph = (int)then_graph;
+    branches->else_graph = (int)else_graph;
+    return VERGE_OK;
+}
+
 /* Returns the BuiltinOptions member that carries the parameters of `op`, or 0 for none. */
 static int options_type_of(int op)
 {
     switch (op) {
+    case VERGE_OP_FULLY_CONNECTED: return OPTIONS_FULLY_CONNECTED;
+    case VERGE_OP_SOFTMAX: return OPTIONS_SOFTMAX;
+    case VERGE_OP_MEAN:
+    case TFLITE_SUM:
+    case TFLITE_REDUCE_PROD:
+    case VERGE_OP_REDUCE_MAX:
+    case TFLITE_REDUCE_MIN:
+    case TFLITE_REDUCE_ANY:
+    case TFLITE_REDUCE_ALL: return OPTIONS_REDUCER;
+    case VERGE_OP_SQUEEZE: return OPTIONS_SQUEEZE;
+    case VERGE_OP_LEAKY_RELU: return OPTIONS_LEAKY_RELU;
+    case VERGE_OP_IF: return OPTIONS_IF;
+    case VERGE_OP_BATCH_MATMUL: return OPTIONS_BATCH_MATMUL;
     case VERGE_OP_CONV_2D: return OPTIONS_CONV_2D;
     case VERGE_OP_DEPTHWISE_CONV_2D: return OPTIONS_DEPTHWISE_CONV_2D;
     case VERGE_OP_AVERAGE_POOL_2D: return OPTIONS_POOL_2D;
@@ -1070,9 +1185,33 @@ static verge_status parse_builtin_options(loader *ld, const verge_fb_table *op, 
     case VERGE_OP_DEPTH_TO_SPACE:
         return read_at_least(ld, &options, 0, 0, 1, "block_size",
                              &params->depth_to_space.block_size);
-    default:
-        /* ADD, SUB, MUL, DIV: the activation is field 0 of each options table. */
+    case VERGE_OP_FULLY_CONNECTED:
+        return parse_fully_connected_options(ld, &options, &params->fully_connected);
+    case VERGE_OP_SOFTMAX:
+        return read_finite(ld, &options, 0, 0.0f, "beta", &params->softmax.beta);
+    case VERGE_OP_LEAKY_RELU:
+        return read_finite(ld, &options, 0, 0.0f, "alpha", &params->leaky_relu.alpha);
+    case VERGE_OP_SQUEEZE:
+        return parse_squeeze_options(ld, &options, &params->squeeze);
+    case VERGE_OP_IF:
+        return parse_if_options(ld, &options, &params->if_graphs);
+    case VERGE_OP_BATCH_MATMUL:
+        status = verge_fb_bool(&ld->fb, &options, 0, false, "adj_x", &params->batch_matmul.adj_x);
+        if (status == VERGE_OK)
+            status = verge_fb_bool(&ld->fb, &options, 1, false, "adj_y",
+                                   &params->batch_matmul.adj_y);
+        return in_context(ld, status);
+    case VERGE_OP_ADD:
+    case VERGE_OP_SUB:
+    case VERGE_OP_MUL:
+    case VERGE_OP_DIV:
+        /* The activation is field 0 of AddOptions, SubOptions, MulOptions and DivOptions. */
         return read_activation(ld, &options, 0, &params->activation.activation);
+    default:
+        /* The reductions: ReducerOptions. */
+        status = verge_fb_bool(&ld->fb, &options, 0, false, "keep_dims",
+                               &params->reducer.keep_dims);
+        return in_context(ld, status);
     }
 }
 
@@ -1130,8 +1269,8 @@ static verge_status parse_operator(loader *ld, int graph_index, int op_index,
     node->op = code->code;
     node->version = code->version;
     node->custom_name = code->custom_name;
-    ld->where.custom = code->custom_name != NULL;
-    ld->where.op = ld->where.custom ? code->custom_name : op_display_name(code->code);
+    ld->where.op = code->code;
+    ld->where.custom_op = code->custom_name;
 
     status = read_int_list(ld, op, OPERATOR_INPUTS, "inputs", &node->inputs, &node->num_inputs);
     if (status == VERGE_OK)
@@ -1301,7 +1440,8 @@ verge_status verge_tflite_parse(verge_model *model)
     if (subgraphs.length == 0)
         return fail(&ld, VERGE_STATUS_INVALID_MODEL, "the model has no subgraphs");
     if (subgraphs.length > INT_MAX)
-        return fail(&ld, VERGE_STATUS_INVALID_MODEL, "%" PRIu32 " subgraphs", subgraphs.length);
+        return fail(&ld, VERGE_STATUS_INVALID_MODEL, "%" PRIu32 " subgraphs are too many",
+                    subgraphs.length);
     model->graphs = alloc_array(&ld, subgraphs.length, sizeof(verge_graph));
     if (model->graphs == NULL)
         return out_of_memory(&ld, "subgraphs");

@@ -21,19 +21,39 @@
 /* Kernels listed by the registry (src/ops/registry.c), one per operator code. */
 extern const verge_kernel verge_add_kernel;
 extern const verge_kernel verge_average_pool2d_kernel;
+extern const verge_kernel verge_batch_matmul_kernel;
 extern const verge_kernel verge_concatenation_kernel;
 extern const verge_kernel verge_conv2d_kernel;
 extern const verge_kernel verge_densify_kernel;
 extern const verge_kernel verge_depth_to_space_kernel;
 extern const verge_kernel verge_depthwise_conv2d_kernel;
 extern const verge_kernel verge_dequantize_kernel;
+extern const verge_kernel verge_expand_dims_kernel;
+extern const verge_kernel verge_fully_connected_kernel;
+extern const verge_kernel verge_greater_equal_kernel;
+extern const verge_kernel verge_hard_swish_kernel;
+extern const verge_kernel verge_leaky_relu_kernel;
+extern const verge_kernel verge_log_kernel;
+extern const verge_kernel verge_logistic_kernel;
 extern const verge_kernel verge_max_pool2d_kernel;
+extern const verge_kernel verge_maximum_kernel;
+extern const verge_kernel verge_mean_kernel;
+extern const verge_kernel verge_minimum_kernel;
+extern const verge_kernel verge_mul_kernel;
 extern const verge_kernel verge_pad_kernel;
+extern const verge_kernel verge_prelu_kernel;
+extern const verge_kernel verge_reduce_max_kernel;
 extern const verge_kernel verge_relu_kernel;
 extern const verge_kernel verge_relu6_kernel;
 extern const verge_kernel verge_relu_n1_to_1_kernel;
 extern const verge_kernel verge_reshape_kernel;
 extern const verge_kernel verge_resize_bilinear_kernel;
+extern const verge_kernel verge_rsqrt_kernel;
+extern const verge_kernel verge_softmax_kernel;
+extern const verge_kernel verge_squeeze_kernel;
+extern const verge_kernel verge_sub_kernel;
+extern const verge_kernel verge_transpose_kernel;
+extern const verge_kernel verge_transpose_conv_bias_kernel;
 
 /*
  * Checks that `node` has between min_inputs and max_inputs inputs (absent

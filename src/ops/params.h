@@ -149,8 +149,10 @@ typedef enum verge_fully_connected_weights_format {
  */
 typedef struct verge_fully_connected_params {
     verge_activation activation;  /* field 0 fused_activation_function, byte; default NONE */
-    verge_fully_connected_weights_format weights_format; /* field 1, byte; default DEFAULT (0);
-                                                           the kernel runs DEFAULT only */
+    verge_fully_connected_weights_format weights_format; /* field 1, byte; default DEFAULT (0).
+                                                           The kernel runs DEFAULT only and
+                                                           rejects SHUFFLED4x16INT8 (1) as
+                                                           unsupported */
     bool keep_num_dims;           /* field 2, bool; default false */
 } verge_fully_connected_params;
 

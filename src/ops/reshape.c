@@ -1,6 +1,6 @@
 /*
- * RESHAPE, float32 reference kernel: the same elements in the same order
- * under a new shape.
+ * RESHAPE, for every dtype with a fixed element size: the same elements in
+ * the same order under a new shape.
  *
  * The target shape comes, as in TFLite, from input 1 when it is an int32
  * vector, otherwise from the new_shape option. A legacy option of [0] means
@@ -64,9 +64,11 @@ static verge_status verge_reshape_prepare(verge_op_context *ctx, const verge_nod
 
     if ((status = verge_ops_check_arity(node, 1, 2, 1)) != VERGE_OK ||
         (status = verge_ops_require_input(ctx, node, 0, "input", &input)) != VERGE_OK ||
-        (status = verge_ops_check_float32(input, 0, "input")) != VERGE_OK ||
         (status = reshape_target(ctx, node, &rank, dims)) != VERGE_OK)
         return status;
+    if (verge_dtype_size(input->dtype) == 0)
+        return verge_fail(VERGE_STATUS_UNSUPPORTED, "input 0 (input) has dtype %s, which has no "
+                          "fixed element size", verge_dtype_name(input->dtype));
 
     verge_shape_str(dims, rank, requested, sizeof(requested));
     verge_shape_str(input->dims, input->rank, input_shape, sizeof(input_shape));
@@ -104,7 +106,7 @@ static verge_status verge_reshape_prepare(verge_op_context *ctx, const verge_nod
     return verge_tensor_set_shape(verge_node_output(ctx, node, 0), input->dtype, rank, dims);
 }
 
-static verge_status verge_reshape_f32(verge_op_context *ctx, const verge_node *node)
+static verge_status verge_reshape_any(verge_op_context *ctx, const verge_node *node)
 {
     const verge_tensor *input = verge_node_input(ctx, node, 0);
     verge_tensor *output = verge_node_output(ctx, node, 0);
@@ -117,7 +119,7 @@ static verge_status verge_reshape_f32(verge_op_context *ctx, const verge_node *n
 
 const verge_kernel verge_reshape_kernel = {
     .op = VERGE_OP_RESHAPE,
-    .dtypes = "float32",
+    .dtypes = "any fixed-size type",
     .prepare = verge_reshape_prepare,
-    .invoke = verge_reshape_f32,
+    .invoke = verge_reshape_any,
 };

@@ -11,6 +11,7 @@
 #ifndef VERGE_TESTS_MODEL_INVARIANTS_H
 #define VERGE_TESTS_MODEL_INVARIANTS_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -171,7 +172,7 @@ static bool activation_ok(verge_activation act)
     return (int)act >= VERGE_ACT_NONE && (int)act <= VERGE_ACT_SIGN_BIT;
 }
 
-static bool node_holds(const verge_graph *g, const verge_node *n)
+static bool node_holds(const verge_model *m, const verge_graph *g, const verge_node *n)
 {
     const verge_op_params *p = &n->params;
 
@@ -233,6 +234,27 @@ static bool node_holds(const verge_graph *g, const verge_node *n)
     case VERGE_OP_DIV:
         INVARIANT(activation_ok(p->activation.activation), "activation");
         break;
+    case VERGE_OP_FULLY_CONNECTED:
+        INVARIANT(activation_ok(p->fully_connected.activation), "fully connected activation");
+        INVARIANT((int)p->fully_connected.weights_format == 0 ||
+                      (int)p->fully_connected.weights_format == 1, "weights format");
+        break;
+    case VERGE_OP_SOFTMAX:
+        INVARIANT(isfinite(p->softmax.beta), "softmax beta");
+        break;
+    case VERGE_OP_LEAKY_RELU:
+        INVARIANT(isfinite(p->leaky_relu.alpha), "leaky relu alpha");
+        break;
+    case VERGE_OP_SQUEEZE:
+        INVARIANT(p->squeeze.num_dims >= 0 && p->squeeze.num_dims <= VERGE_MAX_RANK,
+                  "squeeze dims");
+        break;
+    case VERGE_OP_IF:
+        INVARIANT(p->if_graphs.then_graph > 0 && p->if_graphs.then_graph < m->num_graphs,
+                  "then graph %d", p->if_graphs.then_graph);
+        INVARIANT(p->if_graphs.else_graph > 0 && p->if_graphs.else_graph < m->num_graphs,
+                  "else graph %d", p->if_graphs.else_graph);
+        break;
     default:
         break;
     }
@@ -262,7 +284,7 @@ static bool model_invariants_hold(const verge_model *m)
             }
         }
         for (int i = 0; i < g->num_nodes; i++) {
-            if (!node_holds(g, &g->nodes[i])) {
+            if (!node_holds(m, g, &g->nodes[i])) {
                 char inner[sizeof(model_invariant_error)];
 
                 memcpy(inner, model_invariant_error, sizeof(inner));

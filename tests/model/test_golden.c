@@ -1,6 +1,7 @@
 /*
- * Runs the face detection models on the reference inputs and compares every
- * output with the reference runtime's output (TFLite, XNNPACK, 1 thread).
+ * Runs every TFLite model of the pinned zoo that has reference data on the
+ * reference inputs and compares each output with the reference runtime's
+ * output (TFLite, XNNPACK, 1 thread).
  * Pass rule per output tensor: max|out - ref| <= 1e-6 + 1e-4 * max|ref|.
  */
 #include <math.h>
@@ -11,10 +12,25 @@
 #include "verge/model.h"
 #include "verge/npy.h"
 
-static const char *const models[] = {
-    "face_detection_short_range.tflite",
-    "face_detection_full_range.tflite",
-    "face_detection_full_range_sparse.tflite",
+/* Model files and the folders of their reference data. */
+static const struct {
+    const char *file;
+    const char *golden;
+} models[] = {
+    {"face_detection_short_range.tflite", "face_detection_short_range.tflite"},
+    {"face_detection_full_range.tflite", "face_detection_full_range.tflite"},
+    {"face_detection_full_range_sparse.tflite", "face_detection_full_range_sparse.tflite"},
+    {"hand_landmark_lite.tflite", "hand_landmark_lite.tflite"},
+    {"hand_landmark_full.tflite", "hand_landmark_full.tflite"},
+    /* The shipped file declares input [1,1]; the reference fed [1,1280]. */
+    {"melspectrogram.tflite", "melspectrogram_1x1280.tflite"},
+    {"embedding_model.tflite", "embedding_model.tflite"},
+    {"alexa_v0.1.tflite", "alexa_v0.1.tflite"},
+    {"hey_jarvis_v0.1.tflite", "hey_jarvis_v0.1.tflite"},
+    {"hey_mycroft_v0.1.tflite", "hey_mycroft_v0.1.tflite"},
+    {"hey_rhasspy_v0.1.tflite", "hey_rhasspy_v0.1.tflite"},
+    {"timer_v0.1.tflite", "timer_v0.1.tflite"},
+    {"weather_v0.1.tflite", "weather_v0.1.tflite"},
 };
 
 static const char *const sets[] = {"const", "rand1"};
@@ -47,35 +63,39 @@ static void compare_output(const char *label, const verge_tensor *out, const ver
            max_diff / max_ref, max_ref);
 }
 
-static void run_model(const char *file)
+/* Runs one model on both reference input sets, resizing its input to the reference's shape. */
+static void run_model(const char *file, const char *golden)
 {
     char path[512], name[512];
     verge_model *model = NULL;
-    verge_interpreter *it = NULL;
 
     CHECK_OK(verge_model_load(check_model_path(file, path), &model));
     if (model == NULL)
         return;
-    CHECK_OK(verge_interpreter_create(model, NULL, &it));
-    if (it == NULL) {
-        verge_model_free(model);
-        return;
-    }
-    CHECK_EQ_INT(verge_interpreter_input_count(it), 1);
-    CHECK_EQ_INT(verge_interpreter_output_count(it), 2);
 
     for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
         verge_array input;
-        verge_tensor *in = verge_interpreter_input(it, 0);
+        verge_input_shape shape = {0};
+        verge_interpreter_options options = {.input_shapes = &shape, .num_input_shapes = 1};
+        verge_interpreter *it = NULL;
+        verge_tensor *in;
 
-        snprintf(name, sizeof(name), "golden/%s/%s/input_0.npy", sets[s], file);
+        snprintf(name, sizeof(name), "golden/%s/%s/input_0.npy", sets[s], golden);
         CHECK_OK(verge_npy_read(check_data_path(name, path), &input));
-        CHECK(input.bytes == in->bytes);
-        if (input.bytes != in->bytes) {
+        if (input.data == NULL)
+            continue;
+        shape.rank = input.rank;
+        memcpy(shape.dims, input.dims, sizeof(shape.dims));
+        CHECK_OK(verge_interpreter_create(model, &options, &it));
+        if (it == NULL) {
             verge_array_free(&input);
             continue;
         }
-        memcpy(in->data, input.data, input.bytes);
+        CHECK_EQ_INT(verge_interpreter_input_count(it), 1);
+        in = verge_interpreter_input(it, 0);
+        CHECK(input.bytes == in->bytes && input.dtype == in->dtype);
+        if (input.bytes == in->bytes)
+            memcpy(in->data, input.data, input.bytes);
         verge_array_free(&input);
 
         CHECK_OK(verge_interpreter_invoke(it));
@@ -83,21 +103,21 @@ static void run_model(const char *file)
             verge_array ref;
             char label[600];
 
-            snprintf(name, sizeof(name), "golden/%s/%s/output_%d.npy", sets[s], file, o);
+            snprintf(name, sizeof(name), "golden/%s/%s/output_%d.npy", sets[s], golden, o);
             CHECK_OK(verge_npy_read(check_data_path(name, path), &ref));
             snprintf(label, sizeof(label), "%s %s output %d", file, sets[s], o);
             compare_output(label, verge_interpreter_output(it, o), &ref);
             verge_array_free(&ref);
         }
+        verge_interpreter_destroy(it);
     }
-    verge_interpreter_destroy(it);
     verge_model_free(model);
 }
 
-static void face_models_match_reference(void)
+static void zoo_models_match_reference(void)
 {
     for (size_t m = 0; m < sizeof(models) / sizeof(models[0]); m++)
-        run_model(models[m]);
+        run_model(models[m].file, models[m].golden);
 }
 
 static void second_invoke_repeats_result(void)
@@ -107,7 +127,7 @@ static void second_invoke_repeats_result(void)
     verge_interpreter *it = NULL;
     float first[64];
 
-    CHECK_OK(verge_model_load(check_model_path(models[0], path), &model));
+    CHECK_OK(verge_model_load(check_model_path(models[0].file, path), &model));
     CHECK_OK(verge_interpreter_create(model, NULL, &it));
     if (it == NULL) {
         verge_model_free(model);
@@ -131,7 +151,7 @@ static void second_invoke_repeats_result(void)
 
 int main(void)
 {
-    RUN(face_models_match_reference);
+    RUN(zoo_models_match_reference);
     RUN(second_invoke_repeats_result);
     return check_summary();
 }

@@ -154,8 +154,11 @@ static void overwritten_model_is_rejected_or_valid(void)
         }
         memcpy(scratch + pos, model_bytes + pos, 4);
     }
-    /* Single bytes at unaligned positions hit the high halves of uint16 vtable entries. */
-    for (size_t pos = 1; pos < model_size; pos += 2) {
+    /*
+     * Single bytes at odd positions hit the high halves of uint16 vtable
+     * entries; a stride of 6 alternates between positions 1 and 3 modulo 4.
+     */
+    for (size_t pos = 1; pos < model_size; pos += 6) {
         if (is_data[pos])
             continue;
         scratch[pos] = bytes[(pos / 2) % sizeof(bytes)];
@@ -314,6 +317,11 @@ typedef struct model_spec {
     int32_t op_input;            /* the operator's second input */
     int op_code;                 /* ADD, CONV_2D, or any code without options */
     bool legacy_opcode;          /* only deprecated_builtin_code, as files before 2.4 had */
+    const char *custom_name;     /* custom_code of the operator code, or NULL */
+    const fb_field *options;     /* scalar fields of the builtin options table, overriding the */
+    int num_options;             /* ADD and CONV_2D tables built from the fields above */
+    int custom_options;          /* CUSTOM_OPTIONS_NONE, _INLINE or _LARGE */
+    uint64_t large_options_size; /* CUSTOM_OPTIONS_LARGE: large_custom_options_size */
     int options_type;
     int activation;
     int32_t stride;              /* CONV_2D only */
@@ -326,6 +334,9 @@ typedef struct model_spec {
     int zero_point_count;
     uint32_t shared_buffers;     /* > 0: that many buffer entries all point at one large buffer */
 } model_spec;
+
+/* Where an operator's custom options are: absent, in custom_options, or after the FlatBuffer. */
+enum { CUSTOM_OPTIONS_NONE = 0, CUSTOM_OPTIONS_INLINE, CUSTOM_OPTIONS_LARGE };
 
 enum { SPARSE_NONE = 0, SPARSE_VALID, SPARSE_INDEX_OUT_OF_RANGE, SPARSE_SEGMENT_PAST_INDICES,
        SPARSE_SEGMENTS_DECREASING, SPARSE_NOT_PERMUTATION, SPARSE_TOO_MANY_VALUES };
@@ -456,7 +467,9 @@ static void build_model(const model_spec *s, built_model *out)
     int32_t out_shape[2] = {1, 4};
     size_t model_fields[5];
     size_t subgraph_fields[5];
-    size_t op_fields[5];
+    static const uint8_t custom_bytes[5] = {10, 20, 30, 40, 50};
+    size_t op_fields[7];
+    size_t large_options_link = 0;
     size_t pos;
     size_t external_link = 0;
     uint32_t num_buffers = s->shared_buffers > 0 ? s->shared_buffers : 2;
@@ -484,9 +497,17 @@ static void build_model(const model_spec *s, built_model *out)
     fb_link(b, model_fields[1], pos - 4);
     {
         uint64_t deprecated_code = (uint64_t)(s->op_code < 127 ? s->op_code : 127);
-        fb_field code[3] = {{0, 1, deprecated_code}, {2, 4, 1}, {3, 4, (uint64_t)s->op_code}};
+        fb_field code[4] = {{0, 1, deprecated_code}, {2, 4, 1}};
+        size_t code_fields[4];
+        int count = 2;
 
-        fb_link(b, pos, fb_table(b, code, s->legacy_opcode ? 2 : 3, NULL));
+        if (!s->legacy_opcode)
+            code[count++] = (fb_field){3, 4, (uint64_t)s->op_code};
+        if (s->custom_name != NULL)
+            code[count++] = (fb_field){1, 4, 0};
+        fb_link(b, pos, fb_table(b, code, count, code_fields));
+        if (s->custom_name != NULL)
+            fb_link(b, code_fields[count - 1], fb_string(b, s->custom_name));
     }
 
     /* subgraphs: one. */
@@ -513,9 +534,23 @@ static void build_model(const model_spec *s, built_model *out)
     }
     pos = fb_offset_vector(b, 1);
     fb_link(b, subgraph_fields[3], pos - 4);
-    fb_link(b, pos, fb_table(b, (fb_field[]){{0, 4, 0}, {1, 4, 0}, {2, 4, 0},
-                                             {3, 1, (uint64_t)s->options_type}, {4, 4, 0}},
-                             5, op_fields));
+    {
+        fb_field op[7] = {{0, 4, 0}, {1, 4, 0}, {2, 4, 0}, {3, 1, (uint64_t)s->options_type},
+                          {4, 4, 0}};
+        int count = 5;
+
+        if (s->custom_options == CUSTOM_OPTIONS_INLINE)
+            op[count++] = (fb_field){5, 4, 0};
+        if (s->custom_options == CUSTOM_OPTIONS_LARGE) {
+            op[count++] = (fb_field){9, 8, 0};
+            op[count++] = (fb_field){10, 8, s->large_options_size};
+        }
+        fb_link(b, pos, fb_table(b, op, count, op_fields));
+        if (s->custom_options == CUSTOM_OPTIONS_INLINE)
+            fb_link(b, op_fields[5], fb_vector(b, custom_bytes, sizeof(custom_bytes), 1));
+        if (s->custom_options == CUSTOM_OPTIONS_LARGE)
+            large_options_link = op_fields[5];
+    }
     {
         int32_t op_inputs[3] = {0, s->op_input, -1};
         int32_t op_outputs[1] = {2};
@@ -524,7 +559,9 @@ static void build_model(const model_spec *s, built_model *out)
 
         fb_link(b, op_fields[1], fb_vector(b, op_inputs, num_inputs, 4));
         fb_link(b, op_fields[2], fb_vector(b, op_outputs, 1, 4));
-        if (s->op_code == VERGE_OP_CONV_2D)
+        if (s->options != NULL)
+            fb_link(b, op_fields[4], fb_table(b, s->options, s->num_options, NULL));
+        else if (s->op_code == VERGE_OP_CONV_2D)
             fb_link(b, op_fields[4],
                     fb_table(b, (fb_field[]){{1, 4, (uint64_t)(uint32_t)s->stride},
                                              {2, 4, (uint64_t)(uint32_t)s->stride},
@@ -570,6 +607,11 @@ static void build_model(const model_spec *s, built_model *out)
         fb_pad(b, 16, 0);
         offset = fb_put(b, weights, sizeof(float) * 4);
         memcpy(b->buf + external_link, &offset, 8);
+    }
+    if (s->custom_options == CUSTOM_OPTIONS_LARGE) {
+        uint64_t offset = fb_put(b, custom_bytes, sizeof(custom_bytes));
+
+        memcpy(b->buf + large_options_link, &offset, 8);
     }
 }
 
@@ -666,6 +708,63 @@ static void operator_codes_are_resolved(void)
         CHECK_EQ_INT(model->graphs[0].nodes[0].op, 150);
     verge_model_free(model);
     free(m.b.buf);
+}
+
+static void custom_operators_are_read(void)
+{
+    model_spec s;
+    built_model m;
+    verge_model *model;
+
+    defaults(&s);
+    s.op_code = VERGE_OP_CUSTOM;
+    s.options_type = 0;
+    s.custom_name = "MyOp";
+    s.custom_options = CUSTOM_OPTIONS_INLINE;
+    build_model(&s, &m);
+    model = expect_success(&m);
+    if (model != NULL) {
+        const verge_node *n = &model->graphs[0].nodes[0];
+
+        CHECK_EQ_INT(n->op, VERGE_OP_CUSTOM);
+        CHECK(n->custom_name != NULL);
+        if (n->custom_name != NULL)
+            CHECK(strcmp(n->custom_name, "MyOp") == 0);
+        CHECK_EQ_INT(n->custom_options_size, 5);
+        CHECK(n->custom_options != NULL);
+        if (n->custom_options != NULL)
+            CHECK_EQ_INT(n->custom_options[4], 50);
+    }
+    verge_model_free(model);
+    free(m.b.buf);
+
+    /* Large models keep custom options after the FlatBuffer. */
+    s.custom_options = CUSTOM_OPTIONS_LARGE;
+    s.large_options_size = 5;
+    build_model(&s, &m);
+    model = expect_success(&m);
+    if (model != NULL) {
+        const verge_node *n = &model->graphs[0].nodes[0];
+
+        CHECK_EQ_INT(n->custom_options_size, 5);
+        CHECK(n->custom_options != NULL);
+        if (n->custom_options != NULL)
+            CHECK_EQ_INT(n->custom_options[0], 10);
+    }
+    verge_model_free(model);
+    free(m.b.buf);
+
+    s.large_options_size = 6;
+    build_model(&s, &m);
+    expect_failure(&m, VERGE_STATUS_INVALID_MODEL,
+                   "operator 0 (CUSTOM 'MyOp'): custom options at offset");
+
+    s.custom_name = NULL;
+    s.custom_options = CUSTOM_OPTIONS_NONE;
+    build_model(&s, &m);
+    expect_failure(&m, VERGE_STATUS_INVALID_MODEL,
+                   "operator code 0 (CUSTOM): custom_code, the custom operator's name, is "
+                   "missing");
 }
 
 static void misaligned_constants_are_copied(void)
@@ -831,6 +930,40 @@ static void hostile_contents_are_rejected(void)
     expect_failure(&m, VERGE_STATUS_INVALID_MODEL,
                    "3 per-channel scales, but dimension 0 has size 4");
 
+    /* Options of other operators, each with one bad field. */
+    defaults(&s);
+    s.op_code = VERGE_OP_IF;
+    s.options_type = 92;
+    s.options = (fb_field[]){{0, 4, 0}, {1, 4, 5}};
+    s.num_options = 2;
+    build_model(&s, &m);
+    expect_failure(&m, VERGE_STATUS_INVALID_MODEL,
+                   "(IF): then_subgraph_index 0 and else_subgraph_index 5 must both lie in 1..0");
+
+    defaults(&s);
+    s.op_code = VERGE_OP_SOFTMAX;
+    s.options_type = 9;
+    s.options = (fb_field[]){{0, 4, 0x7FC00000u}}; /* a float NaN */
+    s.num_options = 1;
+    build_model(&s, &m);
+    expect_failure(&m, VERGE_STATUS_INVALID_MODEL, "(SOFTMAX): beta is nan, expected a finite");
+
+    defaults(&s);
+    s.op_code = VERGE_OP_FULLY_CONNECTED;
+    s.options_type = 8;
+    s.options = (fb_field[]){{0, 1, 1}, {1, 1, 5}};
+    s.num_options = 2;
+    build_model(&s, &m);
+    expect_failure(&m, VERGE_STATUS_INVALID_MODEL,
+                   "(FULLY_CONNECTED): weights_format 5 is not DEFAULT (0) or SHUFFLED4x16INT8");
+
+    defaults(&s);
+    s.op_code = VERGE_OP_MEAN;
+    s.options_type = 29;
+    build_model(&s, &m);
+    expect_failure(&m, VERGE_STATUS_INVALID_MODEL, "(MEAN): builtin options have union type 29, "
+                   "expected 27");
+
     /* Many buffer entries sharing one 64 KiB buffer: each read counts against the budget. */
     defaults(&s);
     s.shared_buffers = 20000;
@@ -931,6 +1064,7 @@ int main(void)
     }
     RUN(valid_hand_built_model_loads);
     RUN(operator_codes_are_resolved);
+    RUN(custom_operators_are_read);
     RUN(misaligned_constants_are_copied);
     RUN(external_buffers_are_read);
     RUN(quantization_is_read);

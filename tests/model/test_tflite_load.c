@@ -4,9 +4,11 @@
  * shapes from the reference runtime's golden files
  * (tests/data/golden/const/<model>/inputs.json, outputs.json), and operator
  * counts, constant dtypes, sparsity and options as dumped by flatc 2.0.8
- * (`flatc --json --raw-binary` with TFLite's schema). Also covers the file
- * errors: missing, empty, not TFLite, a directory, and loading from memory.
+ * (`flatc --json --raw-binary` with TFLite's schema). Also loads every other
+ * pinned model, and covers the file errors (missing, empty, not TFLite, a
+ * directory) and loading from memory.
  */
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -593,6 +595,108 @@ static void load_buffer_matches_load(void)
     verge_model_free(from_file);
 }
 
+/* Options of the other operators, from the pinned wake-word and audio models (flatc's dump). */
+static void other_models_options_are_parsed(void)
+{
+    char path[4096];
+    verge_model *model = NULL;
+    const verge_node *n;
+
+    /* hey_jarvis: node 1 FULLY_CONNECTED {}, node 2 MEAN {keep_dims}, node 25 IF {then 2, else 1}. */
+    check_model_path("hey_jarvis_v0.1.tflite", path);
+    CHECK_OK(verge_model_load(path, &model));
+    if (model != NULL) {
+        CHECK_EQ_INT(model->num_graphs, 3);
+        n = &model->graphs[0].nodes[1];
+        CHECK_EQ_INT(n->op, VERGE_OP_FULLY_CONNECTED);
+        CHECK_EQ_INT(n->params.fully_connected.activation, VERGE_ACT_NONE);
+        CHECK_EQ_INT(n->params.fully_connected.weights_format,
+                     VERGE_FULLY_CONNECTED_WEIGHTS_DEFAULT);
+        CHECK(!n->params.fully_connected.keep_num_dims);
+        n = &model->graphs[0].nodes[2];
+        CHECK_EQ_INT(n->op, VERGE_OP_MEAN);
+        CHECK(n->params.reducer.keep_dims);
+        n = &model->graphs[0].nodes[25];
+        CHECK_EQ_INT(n->op, VERGE_OP_IF);
+        CHECK_EQ_INT(n->params.if_graphs.then_graph, 2);
+        CHECK_EQ_INT(n->params.if_graphs.else_graph, 1);
+        verge_model_free(model);
+    }
+
+    /* melspectrogram: node 4 SQUEEZE {[-3]}, node 16 BATCH_MATMUL {}, node 23 REDUCE_MAX {}. */
+    check_model_path("melspectrogram.tflite", path);
+    CHECK_OK(verge_model_load(path, &model));
+    if (model != NULL) {
+        n = &model->graphs[0].nodes[4];
+        CHECK_EQ_INT(n->op, VERGE_OP_SQUEEZE);
+        CHECK_EQ_INT(n->params.squeeze.num_dims, 1);
+        CHECK_EQ_INT(n->params.squeeze.dims[0], -3);
+        n = &model->graphs[0].nodes[16];
+        CHECK_EQ_INT(n->op, VERGE_OP_BATCH_MATMUL);
+        CHECK(!n->params.batch_matmul.adj_x);
+        CHECK(!n->params.batch_matmul.adj_y);
+        n = &model->graphs[0].nodes[23];
+        CHECK_EQ_INT(n->op, VERGE_OP_REDUCE_MAX);
+        CHECK(!n->params.reducer.keep_dims);
+        verge_model_free(model);
+    }
+
+    /* embedding_model: node 2 LEAKY_RELU {alpha 0.2}. */
+    check_model_path("embedding_model.tflite", path);
+    CHECK_OK(verge_model_load(path, &model));
+    if (model != NULL) {
+        n = &model->graphs[0].nodes[2];
+        CHECK_EQ_INT(n->op, VERGE_OP_LEAKY_RELU);
+        CHECK_NEAR(n->params.leaky_relu.alpha, 0.2, 1e-7);
+        verge_model_free(model);
+    }
+
+    /* timer: node 1 FULLY_CONNECTED {RELU}, node 4 SOFTMAX {beta 1.0}. */
+    check_model_path("timer_v0.1.tflite", path);
+    CHECK_OK(verge_model_load(path, &model));
+    if (model != NULL) {
+        n = &model->graphs[0].nodes[1];
+        CHECK_EQ_INT(n->op, VERGE_OP_FULLY_CONNECTED);
+        CHECK_EQ_INT(n->params.fully_connected.activation, VERGE_ACT_RELU);
+        n = &model->graphs[0].nodes[4];
+        CHECK_EQ_INT(n->op, VERGE_OP_SOFTMAX);
+        CHECK_NEAR(n->params.softmax.beta, 1.0, 0);
+        verge_model_free(model);
+    }
+}
+
+/* Every .tflite in the model folder (all pinned models, not only the face detectors) loads. */
+static void every_pinned_model_loads(void)
+{
+    char dir_path[4096];
+    DIR *dir;
+    struct dirent *entry;
+    int loaded = 0;
+
+    check_model_path("", dir_path);
+    dir = opendir(dir_path);
+    CHECK_MSG(dir != NULL, "cannot list %s", dir_path);
+    if (dir == NULL)
+        return;
+    while ((entry = readdir(dir)) != NULL) {
+        size_t length = strlen(entry->d_name);
+        char path[4096 + 256];
+        verge_model *model = NULL;
+
+        if (length < 7 || strcmp(entry->d_name + length - 7, ".tflite") != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir_path, entry->d_name);
+        CHECK_OK(verge_model_load(path, &model));
+        if (model == NULL)
+            continue;
+        CHECK_MSG(model_invariants_hold(model), "%s: %s", entry->d_name, model_invariant_error);
+        verge_model_free(model);
+        loaded++;
+    }
+    closedir(dir);
+    CHECK_MSG(loaded >= NUM_MODELS, "only %d models in %s", loaded, dir_path);
+}
+
 int main(void)
 {
     RUN(face_models_match_golden_inputs_and_outputs);
@@ -600,6 +704,8 @@ int main(void)
     RUN(dequantize_inputs_are_float16_constants);
     RUN(sparse_model_has_valid_sparse_tensors);
     RUN(options_are_parsed);
+    RUN(other_models_options_are_parsed);
+    RUN(every_pinned_model_loads);
     RUN(file_errors_are_reported);
     RUN(load_buffer_matches_load);
     return check_summary();

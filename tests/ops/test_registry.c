@@ -5,11 +5,18 @@
 static void registry_lists_every_kernel(void)
 {
     static const int expected_ops[] = {
-        VERGE_OP_ADD, VERGE_OP_AVERAGE_POOL_2D, VERGE_OP_CONCATENATION, VERGE_OP_CONV_2D,
-        VERGE_OP_DENSIFY, VERGE_OP_DEPTH_TO_SPACE, VERGE_OP_DEPTHWISE_CONV_2D,
-        VERGE_OP_DEQUANTIZE, VERGE_OP_MAX_POOL_2D, VERGE_OP_PAD, VERGE_OP_RELU, VERGE_OP_RELU6,
-        VERGE_OP_RELU_N1_TO_1, VERGE_OP_RESHAPE, VERGE_OP_RESIZE_BILINEAR,
+        VERGE_OP_ADD, VERGE_OP_AVERAGE_POOL_2D, VERGE_OP_BATCH_MATMUL, VERGE_OP_CONCATENATION,
+        VERGE_OP_CONV_2D, VERGE_OP_DENSIFY, VERGE_OP_DEPTH_TO_SPACE, VERGE_OP_DEPTHWISE_CONV_2D,
+        VERGE_OP_DEQUANTIZE, VERGE_OP_EXPAND_DIMS, VERGE_OP_FULLY_CONNECTED,
+        VERGE_OP_GREATER_EQUAL, VERGE_OP_HARD_SWISH, VERGE_OP_LEAKY_RELU, VERGE_OP_LOG,
+        VERGE_OP_LOGISTIC, VERGE_OP_MAX_POOL_2D, VERGE_OP_MAXIMUM, VERGE_OP_MEAN,
+        VERGE_OP_MINIMUM, VERGE_OP_MUL, VERGE_OP_PAD, VERGE_OP_PRELU, VERGE_OP_REDUCE_MAX,
+        VERGE_OP_RELU, VERGE_OP_RELU6, VERGE_OP_RELU_N1_TO_1, VERGE_OP_RESHAPE,
+        VERGE_OP_RESIZE_BILINEAR, VERGE_OP_RSQRT, VERGE_OP_SOFTMAX, VERGE_OP_SQUEEZE,
+        VERGE_OP_SUB, VERGE_OP_TRANSPOSE,
     };
+    /* Custom operators, found by their custom code. */
+    static const char *const expected_custom[] = {"Convolution2DTransposeBias"};
     size_t count = 0;
 
     for (size_t i = 0; verge_kernel_at(i) != NULL; i++) {
@@ -22,10 +29,14 @@ static void registry_lists_every_kernel(void)
         /* Each builtin appears once, so verge_kernel_find returns this entry. */
         CHECK(verge_kernel_find(kernel->op, kernel->custom_name) == kernel);
     }
-    CHECK_EQ_INT(count, sizeof(expected_ops) / sizeof(expected_ops[0]));
+    CHECK_EQ_INT(count, sizeof(expected_ops) / sizeof(expected_ops[0]) +
+                            sizeof(expected_custom) / sizeof(expected_custom[0]));
     for (size_t i = 0; i < sizeof(expected_ops) / sizeof(expected_ops[0]); i++)
         CHECK_MSG(verge_kernel_find(expected_ops[i], NULL) != NULL, "no kernel for %s",
                   verge_op_name(expected_ops[i]));
+    for (size_t i = 0; i < sizeof(expected_custom) / sizeof(expected_custom[0]); i++)
+        CHECK_MSG(verge_kernel_find(VERGE_OP_CUSTOM, expected_custom[i]) != NULL,
+                  "no kernel for custom operator %s", expected_custom[i]);
 }
 
 static void registry_misses_are_null(void)

@@ -111,12 +111,21 @@ static void reshape_prepare_errors(void)
     op_test_output(&t);
     CHECK_STATUS(op_test_prepare(&t), VERGE_STATUS_INVALID_MODEL);
 
+    /* Any dtype with a fixed element size reshapes (IF conditions are bool); strings do not. */
     op_test_init(&t, VERGE_OP_RESHAPE);
     t.node.params.reshape = (verge_reshape_params){.has_shape = true, .rank = 1, .shape = {-1}};
     op_test_input(&t, VERGE_DTYPE_INT8, 2, (int32_t[]){3, 4}, values, VERGE_STORAGE_ARENA);
     op_test_output(&t);
+    CHECK_OK(op_test_prepare(&t));
+    CHECK_EQ_INT(op_test_out(&t)->dtype, VERGE_DTYPE_INT8);
+    CHECK_EQ_INT(op_test_out(&t)->dims[0], 12);
+
+    op_test_init(&t, VERGE_OP_RESHAPE);
+    t.node.params.reshape = (verge_reshape_params){.has_shape = true, .rank = 1, .shape = {-1}};
+    op_test_input(&t, VERGE_DTYPE_STRING, 2, (int32_t[]){3, 4}, values, VERGE_STORAGE_ARENA);
+    op_test_output(&t);
     CHECK_STATUS(op_test_prepare(&t), VERGE_STATUS_UNSUPPORTED);
-    CHECK_MSG(strstr(verge_error_message(), "int8") != NULL, "message: %s",
+    CHECK_MSG(strstr(verge_error_message(), "string") != NULL, "message: %s",
               verge_error_message());
 }
 

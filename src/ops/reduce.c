@@ -1,0 +1,162 @@
+/*
+ * MEAN and REDUCE_MAX, float32 reference kernels: reduce the input over a
+ * set of axes.
+ *
+ * Input 0 is the data (float32, rank 0 to VERGE_MAX_RANK). Input 1 is the
+ * axes, a constant int32 or int64 scalar or vector. Each axis lies in
+ * [-rank, rank) and counts from the end when negative. Repeated axes count
+ * once, and no axes at all leave the data as it is. With
+ * node->params.reducer.keep_dims the output keeps the input's rank with
+ * the reduced dimensions set to 1; without it they are removed (the output
+ * is a scalar when every dimension is reduced).
+ *
+ * As in TFLite's reference kernels, MEAN sums in float32 in input order and
+ * divides by the number of reduced elements (an empty reduction gives 0),
+ * and REDUCE_MAX starts from -FLT_MAX, so NaN inputs are skipped.
+ */
+#include <float.h>
+
+#include "core/core.h"
+#include "ops/common.h"
+
+/* Returns element `i` of an int32 or int64 tensor. */
+static int64_t axes_value(const verge_tensor *axes, size_t i)
+{
+    if (axes->dtype == VERGE_DTYPE_INT64)
+        return ((const int64_t *)axes->data)[i];
+    return ((const int32_t *)axes->data)[i];
+}
+
+/* Marks in reduced[0..rank) the input dimensions that the axes input names. */
+static void reduce_axes_read(const verge_tensor *axes, int rank, bool reduced[VERGE_MAX_RANK])
+{
+    const size_t count = verge_tensor_count(axes);
+
+    for (int d = 0; d < VERGE_MAX_RANK; d++)
+        reduced[d] = false;
+    for (size_t i = 0; i < count; i++) {
+        int64_t axis = axes_value(axes, i);
+
+        reduced[axis < 0 ? axis + rank : axis] = true;
+    }
+}
+
+static verge_status verge_reduce_prepare(verge_op_context *ctx, const verge_node *node)
+{
+    char shape[VERGE_SHAPE_STR_SIZE];
+    verge_tensor *input, *axes;
+    bool reduced[VERGE_MAX_RANK];
+    int32_t dims[VERGE_MAX_RANK];
+    int rank = 0;
+    size_t count;
+    verge_status status;
+
+    if ((status = verge_ops_check_arity(node, 2, 2, 1)) != VERGE_OK ||
+        (status = verge_ops_require_input(ctx, node, 0, "input", &input)) != VERGE_OK ||
+        (status = verge_ops_require_input(ctx, node, 1, "axes", &axes)) != VERGE_OK ||
+        (status = verge_ops_check_float32(input, 0, "input")) != VERGE_OK)
+        return status;
+
+    if (axes->dtype != VERGE_DTYPE_INT32 && axes->dtype != VERGE_DTYPE_INT64)
+        return verge_fail(VERGE_STATUS_INVALID_MODEL,
+                          "input 1 (axes) is %s, expected int32 or int64",
+                          verge_dtype_name(axes->dtype));
+    if (axes->rank > 1)
+        return verge_fail(VERGE_STATUS_INVALID_MODEL,
+                          "input 1 (axes) has shape %s, expected a scalar or a vector",
+                          verge_shape_str(axes->dims, axes->rank, shape, sizeof(shape)));
+    if ((status = verge_ops_check_constant(axes, 1, "axes")) != VERGE_OK)
+        return status;
+
+    count = verge_tensor_count(axes);
+    for (size_t i = 0; i < count; i++) {
+        int64_t axis = axes_value(axes, i);
+
+        if (axis < -input->rank || axis >= input->rank)
+            return verge_fail(VERGE_STATUS_INVALID_MODEL,
+                              "input 1 (axes) element %zu is %lld, outside [-%d, %d) for input "
+                              "shape %s",
+                              i, (long long)axis, input->rank, input->rank,
+                              verge_shape_str(input->dims, input->rank, shape, sizeof(shape)));
+    }
+
+    reduce_axes_read(axes, input->rank, reduced);
+    for (int d = 0; d < input->rank; d++) {
+        if (!reduced[d])
+            dims[rank++] = input->dims[d];
+        else if (node->params.reducer.keep_dims)
+            dims[rank++] = 1;
+    }
+
+    return verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32, rank,
+                                  dims);
+}
+
+static verge_status verge_reduce_f32(verge_op_context *ctx, const verge_node *node)
+{
+    const verge_tensor *input_tensor = verge_node_input(ctx, node, 0);
+    const verge_tensor *axes = verge_node_input(ctx, node, 1);
+    const verge_tensor *output_tensor = verge_node_output(ctx, node, 0);
+    const float *input = input_tensor->data;
+    float *output = output_tensor->data;
+    const int rank = input_tensor->rank;
+    const size_t in_count = verge_tensor_count(input_tensor);
+    const size_t out_count = verge_tensor_count(output_tensor);
+    const bool is_mean = node->op == VERGE_OP_MEAN;
+    bool reduced[VERGE_MAX_RANK];
+    size_t out_stride[VERGE_MAX_RANK];
+    int32_t index[VERGE_MAX_RANK] = {0};
+    size_t stride = 1, reduced_count = 1, offset = 0;
+
+    reduce_axes_read(axes, rank, reduced);
+
+    /* A reduced dimension does not move the output offset; the others step through the output. */
+    for (int d = rank - 1; d >= 0; d--) {
+        if (reduced[d]) {
+            out_stride[d] = 0;
+            reduced_count *= (size_t)input_tensor->dims[d];
+        } else {
+            out_stride[d] = stride;
+            stride *= (size_t)input_tensor->dims[d];
+        }
+    }
+
+    for (size_t o = 0; o < out_count; o++)
+        output[o] = is_mean ? 0.0f : -FLT_MAX;
+
+    for (size_t i = 0; i < in_count; i++) {
+        if (is_mean)
+            output[offset] += input[i];
+        else if (input[i] > output[offset])
+            output[offset] = input[i];
+
+        for (int d = rank - 1; d >= 0; d--) {
+            index[d]++;
+            offset += out_stride[d];
+            if (index[d] < input_tensor->dims[d])
+                break;
+            offset -= out_stride[d] * (size_t)input_tensor->dims[d];
+            index[d] = 0;
+        }
+    }
+
+    if (is_mean && reduced_count > 0) {
+        for (size_t o = 0; o < out_count; o++)
+            output[o] /= (float)reduced_count;
+    }
+    return VERGE_OK;
+}
+
+const verge_kernel verge_mean_kernel = {
+    .op = VERGE_OP_MEAN,
+    .dtypes = "float32",
+    .prepare = verge_reduce_prepare,
+    .invoke = verge_reduce_f32,
+};
+
+const verge_kernel verge_reduce_max_kernel = {
+    .op = VERGE_OP_REDUCE_MAX,
+    .dtypes = "float32",
+    .prepare = verge_reduce_prepare,
+    .invoke = verge_reduce_f32,
+};

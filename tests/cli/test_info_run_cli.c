@@ -65,6 +65,39 @@ static void info_describes_face_model(void)
     cli_result_free(&r);
 }
 
+/* Every TFLite model of the pinned zoo: nothing unsupported, exit 0. */
+static void info_supports_every_zoo_model(void)
+{
+    static const char *const zoo[] = {
+        "face_detection_short_range.tflite", "face_detection_full_range.tflite",
+        "face_detection_full_range_sparse.tflite", "hand_landmark_lite.tflite",
+        "hand_landmark_full.tflite", "selfie_segmentation.tflite",
+        "selfie_segmentation_landscape.tflite", "embedding_model.tflite", "alexa_v0.1.tflite",
+        "hey_jarvis_v0.1.tflite", "hey_mycroft_v0.1.tflite", "hey_rhasspy_v0.1.tflite",
+        "timer_v0.1.tflite", "weather_v0.1.tflite",
+    };
+
+    for (size_t i = 0; i < sizeof(zoo) / sizeof(zoo[0]); i++) {
+        const char *args[] = {"info", model(zoo[i]), NULL};
+        cli_result r = cli_run(work_dir, NULL, args);
+
+        CHECK_MSG(r.status == 0 && strstr(r.out, "unsupported: none") != NULL,
+                  "%s: status %d\n%s%s", zoo[i], r.status, r.out, r.err);
+        cli_result_free(&r);
+    }
+
+    /* melspectrogram declares input [1,1]; users feed audio of any length. */
+    {
+        const char *args[] = {"info", "--json", "--input-shape", "serving_default_input:0=1,1280",
+                              model("melspectrogram.tflite"), NULL};
+        cli_result r = cli_run(work_dir, NULL, args);
+
+        CHECK_EQ_INT(r.status, 0);
+        CHECK_MSG(strstr(r.out, "\"unsupported\":[]") != NULL, "%s%s", r.out, r.err);
+        cli_result_free(&r);
+    }
+}
+
 /* Returns the first occurrence of `needle` in `size` bytes at `data`, or NULL. */
 static char *find_bytes(char *data, size_t size, const char *needle)
 {
@@ -202,6 +235,7 @@ int main(void)
         return 1;
     }
     RUN(info_describes_face_model);
+    RUN(info_supports_every_zoo_model);
     RUN(info_lists_unknown_custom_op);
     RUN(run_writes_and_compares);
     RUN(run_rejects_bad_inputs);

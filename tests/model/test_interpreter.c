@@ -246,6 +246,76 @@ static void arena_cap_is_enforced(void)
     CHECK(it == NULL);
 }
 
+/*
+ * IF picks a branch per invoke: graph 1 (then) applies RELU, graph 2 (else)
+ * passes its input through unchanged.
+ */
+static void if_runs_the_chosen_branch(void)
+{
+    test_model main_graph, then_graph, else_graph;
+    verge_graph graphs[3];
+    verge_interpreter *it = NULL;
+    int32_t if_io[3] = {1, 0, 2};
+
+    /* Main: inputs t0 (float [4]) and t1 (bool [1]); IF(t1, t0) -> t2. */
+    init_model(&main_graph, 3, 4);
+    main_graph.tensors[1].dtype = VERGE_DTYPE_BOOL;
+    main_graph.tensors[1].dims[0] = 1;
+    main_graph.tensors[1].bytes = 1;
+    main_graph.nodes[0] = (verge_node){.op = VERGE_OP_IF, .version = 1, .num_inputs = 2,
+                                       .num_outputs = 1, .inputs = if_io, .outputs = if_io + 2};
+    main_graph.nodes[0].params.if_graphs = (verge_if_params){.then_graph = 1, .else_graph = 2};
+    main_graph.graph.num_nodes = 1;
+    main_graph.inputs[0] = 0;
+    main_graph.inputs[1] = 1;
+    main_graph.graph.num_inputs = 2;
+    main_graph.outputs[0] = 2;
+    main_graph.graph.num_outputs = 1;
+
+    init_model(&then_graph, 2, 4);
+    add_node(&then_graph, VERGE_OP_RELU, 0, -2, 1);
+    then_graph.inputs[0] = 0;
+    then_graph.graph.num_inputs = 1;
+    then_graph.outputs[0] = 1;
+    then_graph.graph.num_outputs = 1;
+
+    init_model(&else_graph, 1, 4);
+    else_graph.inputs[0] = 0;
+    else_graph.graph.num_inputs = 1;
+    else_graph.outputs[0] = 0;
+    else_graph.graph.num_outputs = 1;
+
+    graphs[0] = main_graph.graph;
+    graphs[1] = then_graph.graph;
+    graphs[2] = else_graph.graph;
+    main_graph.model.graphs = graphs;
+    main_graph.model.num_graphs = 3;
+
+    CHECK_OK(verge_interpreter_create(&main_graph.model, NULL, &it));
+    if (it == NULL)
+        return;
+    for (int cond = 0; cond < 2; cond++) {
+        float *x = verge_interpreter_input(it, 0)->data;
+        const float *y;
+
+        for (int i = 0; i < 4; i++)
+            x[i] = (float)i - 2.0f;
+        *(uint8_t *)verge_interpreter_input(it, 1)->data = (uint8_t)cond;
+        CHECK_OK(verge_interpreter_invoke(it));
+        y = verge_interpreter_output(it, 0)->data;
+        CHECK_NEAR(y[0], cond ? 0.0 : -2.0, 0);
+        CHECK_NEAR(y[1], cond ? 0.0 : -1.0, 0);
+        CHECK_NEAR(y[3], 1.0, 0);
+    }
+    verge_interpreter_destroy(it);
+
+    /* A branch that names the main graph would recurse: rejected, not followed. */
+    main_graph.nodes[0].params.if_graphs.else_graph = 0;
+    graphs[0] = main_graph.graph;
+    CHECK_STATUS(verge_interpreter_create(&main_graph.model, NULL, &it),
+                 VERGE_STATUS_INVALID_MODEL);
+}
+
 int main(void)
 {
     RUN(chain_reuses_memory);
@@ -254,5 +324,6 @@ int main(void)
     RUN(unsupported_operator_is_named);
     RUN(broken_dataflow_is_rejected);
     RUN(arena_cap_is_enforced);
+    RUN(if_runs_the_chosen_branch);
     return check_summary();
 }

@@ -10,11 +10,13 @@
  * the reduced dimensions set to 1; without it they are removed (the output
  * is a scalar when every dimension is reduced).
  *
- * As in TFLite's reference kernels, MEAN sums in float32 in input order and
- * divides by the number of reduced elements (an empty reduction gives 0),
- * and REDUCE_MAX starts from -FLT_MAX, so NaN inputs are skipped.
+ * MEAN sums in double in input order and divides by the number of reduced
+ * elements (an empty reduction gives 0); TFLite's reference kernel sums in
+ * float32, so results may differ in the last bits. REDUCE_MAX starts from
+ * -FLT_MAX, as TFLite's does, so NaN inputs are skipped.
  */
 #include <float.h>
+#include <stddef.h>
 
 #include "core/core.h"
 #include "ops/common.h"
@@ -92,6 +94,25 @@ static verge_status verge_reduce_prepare(verge_op_context *ctx, const verge_node
                                   dims);
 }
 
+/* Advances a counter over the dimensions listed in dims[0..n) and returns the change in offset. */
+static ptrdiff_t reduce_step(int32_t *index, const int *dims_list, int n, const int32_t *dims,
+                             const size_t *stride)
+{
+    ptrdiff_t delta = 0;
+
+    for (int k = n - 1; k >= 0; k--) {
+        int d = dims_list[k];
+
+        index[k]++;
+        delta += (ptrdiff_t)stride[d];
+        if (index[k] < dims[d])
+            return delta;
+        delta -= (ptrdiff_t)(stride[d] * (size_t)dims[d]);
+        index[k] = 0;
+    }
+    return delta;
+}
+
 static verge_status verge_reduce_f32(verge_op_context *ctx, const verge_node *node)
 {
     const verge_tensor *input_tensor = verge_node_input(ctx, node, 0);
@@ -99,50 +120,60 @@ static verge_status verge_reduce_f32(verge_op_context *ctx, const verge_node *no
     const verge_tensor *output_tensor = verge_node_output(ctx, node, 0);
     const float *input = input_tensor->data;
     float *output = output_tensor->data;
+    const int32_t *dims = input_tensor->dims;
     const int rank = input_tensor->rank;
-    const size_t in_count = verge_tensor_count(input_tensor);
     const size_t out_count = verge_tensor_count(output_tensor);
     const bool is_mean = node->op == VERGE_OP_MEAN;
     bool reduced[VERGE_MAX_RANK];
-    size_t out_stride[VERGE_MAX_RANK];
-    int32_t index[VERGE_MAX_RANK] = {0};
-    size_t stride = 1, reduced_count = 1, offset = 0;
+    size_t in_stride[VERGE_MAX_RANK];
+    int kept_dims[VERGE_MAX_RANK], reduced_dims[VERGE_MAX_RANK];
+    int32_t kept_index[VERGE_MAX_RANK] = {0};
+    int num_kept = 0, num_reduced = 0;
+    size_t stride = 1, reduced_count = 1, base = 0;
+
+    if (verge_tensor_count(input_tensor) == 0) {
+        for (size_t o = 0; o < out_count; o++)
+            output[o] = is_mean ? 0.0f : -FLT_MAX;
+        return VERGE_OK;
+    }
 
     reduce_axes_read(axes, rank, reduced);
-
-    /* A reduced dimension does not move the output offset; the others step through the output. */
     for (int d = rank - 1; d >= 0; d--) {
+        in_stride[d] = stride;
+        stride *= (size_t)dims[d];
+    }
+    for (int d = 0; d < rank; d++) {
         if (reduced[d]) {
-            out_stride[d] = 0;
-            reduced_count *= (size_t)input_tensor->dims[d];
+            reduced_dims[num_reduced++] = d;
+            reduced_count *= (size_t)dims[d];
         } else {
-            out_stride[d] = stride;
-            stride *= (size_t)input_tensor->dims[d];
+            kept_dims[num_kept++] = d;
         }
     }
 
-    for (size_t o = 0; o < out_count; o++)
-        output[o] = is_mean ? 0.0f : -FLT_MAX;
+    /*
+     * Each output element walks its reduced elements in input order. MEAN
+     * sums in double, so long reductions (a 72x128 spatial mean) keep full
+     * float32 accuracy.
+     */
+    for (size_t o = 0; o < out_count; o++) {
+        int32_t reduced_index[VERGE_MAX_RANK] = {0};
+        size_t offset = base;
+        double sum = 0.0;
+        float max = -FLT_MAX;
 
-    for (size_t i = 0; i < in_count; i++) {
-        if (is_mean)
-            output[offset] += input[i];
-        else if (input[i] > output[offset])
-            output[offset] = input[i];
+        for (size_t r = 0; r < reduced_count; r++) {
+            float x = input[offset];
 
-        for (int d = rank - 1; d >= 0; d--) {
-            index[d]++;
-            offset += out_stride[d];
-            if (index[d] < input_tensor->dims[d])
-                break;
-            offset -= out_stride[d] * (size_t)input_tensor->dims[d];
-            index[d] = 0;
+            if (is_mean)
+                sum += x;
+            else if (x > max)
+                max = x;
+            offset += (size_t)reduce_step(reduced_index, reduced_dims, num_reduced, dims,
+                                          in_stride);
         }
-    }
-
-    if (is_mean && reduced_count > 0) {
-        for (size_t o = 0; o < out_count; o++)
-            output[o] /= (float)reduced_count;
+        output[o] = is_mean ? (float)(sum / (double)reduced_count) : max;
+        base += (size_t)reduce_step(kept_index, kept_dims, num_kept, dims, in_stride);
     }
     return VERGE_OK;
 }

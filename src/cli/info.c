@@ -1,8 +1,8 @@
 /*
  * `verge info MODEL [--json] [--input-shape NAME=D0,D1,...]`: what a user
- * needs to know before deploying a model. Lists every operator this build
- * cannot run, from the kernel registry, before any kernel is invoked; the
- * exit status is 1 when there is one (or when preparing the model fails).
+ * needs to know before deploying a model. It lists every operator that has
+ * no kernel in this build before any kernel is invoked. The exit status is 1
+ * when there is one, or when preparing the model fails.
  */
 #include <getopt.h>
 #include <stdio.h>

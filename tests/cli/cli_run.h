@@ -93,6 +93,38 @@ static void cli_result_free(cli_result *result)
     free(result->err);
 }
 
+/*
+ * Returns "dir/name" in one of 16 rotating buffers, so that several paths
+ * can be built for one call.
+ */
+static const char *cli_join(const char *dir, const char *name)
+{
+    static char paths[16][1024];
+    static int next;
+    char *path = paths[next++ % 16];
+
+    if ((size_t)snprintf(path, sizeof(paths[0]), "%s/%s", dir, name) >= sizeof(paths[0])) {
+        fprintf(stderr, "path %s/%s is too long\n", dir, name);
+        exit(2);
+    }
+    return path;
+}
+
+/* Returns "$variable/name", exiting when the variable is not set (run through ctest). */
+static const char *cli_env_path(const char *variable, const char *name)
+{
+    const char *dir = getenv(variable);
+
+    if (dir == NULL || dir[0] == '\0') {
+        fprintf(stderr, "%s is not set: run the tests through ctest\n", variable);
+        exit(2);
+    }
+    return cli_join(dir, name);
+}
+
+#define cli_data(name) cli_env_path("VERGE_TEST_DATA", name)
+#define cli_model(name) cli_env_path("VERGE_MODEL_DIR", name)
+
 /* Counts the lines of `text` that contain `needle`. */
 static int cli_count_lines(const char *text, const char *needle)
 {

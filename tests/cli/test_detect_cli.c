@@ -11,27 +11,11 @@
 #include "verge/media.h"
 
 static char work_dir[] = "/tmp/verge-detect-cli-XXXXXX";
+
+#define data(name) cli_data(name)
+#define work(name) cli_join(work_dir, name)
+
 static char model[512];
-
-static const char *data(const char *name)
-{
-    static char paths[8][512];
-    static int next;
-    char *path = paths[next++ % 8];
-
-    check_env_path("VERGE_TEST_DATA", name, path, sizeof(paths[0]));
-    return path;
-}
-
-static const char *work(const char *name)
-{
-    static char paths[8][512];
-    static int next;
-    char *path = paths[next++ % 8];
-
-    snprintf(path, sizeof(paths[0]), "%s/%s", work_dir, name);
-    return path;
-}
 
 static int run_shell(const char *command)
 {

@@ -11,35 +11,9 @@
 
 static char work_dir[] = "/tmp/verge-info-run-XXXXXX";
 
-static const char *model(const char *name)
-{
-    static char paths[4][512];
-    static int next;
-    char *path = paths[next++ % 4];
-
-    check_env_path("VERGE_MODEL_DIR", name, path, sizeof(paths[0]));
-    return path;
-}
-
-static const char *data(const char *name)
-{
-    static char paths[8][512];
-    static int next;
-    char *path = paths[next++ % 8];
-
-    check_env_path("VERGE_TEST_DATA", name, path, sizeof(paths[0]));
-    return path;
-}
-
-static const char *work(const char *name)
-{
-    static char paths[8][512];
-    static int next;
-    char *path = paths[next++ % 8];
-
-    snprintf(path, sizeof(paths[0]), "%s/%s", work_dir, name);
-    return path;
-}
+#define model(name) cli_model(name)
+#define data(name) cli_data(name)
+#define work(name) cli_join(work_dir, name)
 
 static void info_describes_face_model(void)
 {

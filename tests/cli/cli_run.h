@@ -18,7 +18,7 @@ typedef struct cli_result {
     char *err;       /* everything written to stderr */
 } cli_result;
 
-static char *cli_read_file(const char *path)
+static inline char *cli_read_file(const char *path)
 {
     FILE *file = fopen(path, "rb");
     char *text;
@@ -40,7 +40,7 @@ static char *cli_read_file(const char *path)
  * Runs "$VERGE_BIN args..." (args ends with NULL) with standard input from
  * `stdin_path` (NULL: /dev/null). `work_dir` holds the captured output files.
  */
-static cli_result cli_run(const char *work_dir, const char *stdin_path, const char *const *args)
+static inline cli_result cli_run(const char *work_dir, const char *stdin_path, const char *const *args)
 {
     cli_result result = {-1, NULL, NULL};
     const char *bin = getenv("VERGE_BIN");
@@ -87,7 +87,7 @@ static cli_result cli_run(const char *work_dir, const char *stdin_path, const ch
     return result;
 }
 
-static void cli_result_free(cli_result *result)
+static inline void cli_result_free(cli_result *result)
 {
     free(result->out);
     free(result->err);
@@ -97,7 +97,7 @@ static void cli_result_free(cli_result *result)
  * Returns "dir/name" in one of 16 rotating buffers, so that several paths
  * can be built for one call.
  */
-static const char *cli_join(const char *dir, const char *name)
+static inline const char *cli_join(const char *dir, const char *name)
 {
     static char paths[16][1024];
     static int next;
@@ -111,7 +111,7 @@ static const char *cli_join(const char *dir, const char *name)
 }
 
 /* Returns "$variable/name", exiting when the variable is not set (run through ctest). */
-static const char *cli_env_path(const char *variable, const char *name)
+static inline const char *cli_env_path(const char *variable, const char *name)
 {
     const char *dir = getenv(variable);
 
@@ -126,7 +126,7 @@ static const char *cli_env_path(const char *variable, const char *name)
 #define cli_model(name) cli_env_path("VERGE_MODEL_DIR", name)
 
 /* Counts the lines of `text` that contain `needle`. */
-static int cli_count_lines(const char *text, const char *needle)
+static inline int cli_count_lines(const char *text, const char *needle)
 {
     int count = 0;
 

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang
   libavformat-dev libavcodec-dev libswscale-dev libavdevice-dev libavutil-dev
+  libkissfft-dev
+  libmosquitto-dev mosquitto openssl
   ffmpeg ca-certificates
 )
 

@@ -41,7 +41,13 @@ typedef struct verge_input_shape {
 } verge_input_shape;
 
 typedef struct verge_interpreter_options {
-    /* NOTE: reserved; kernels run on the caller's thread in this version. */
+    /*
+     * Threads that run the operators, the caller's included: 0 or 1 runs
+     * on the caller's thread only, N > 1 (at most 256) starts N - 1 workers
+     * that sleep between inferences. CONV_2D, DEPTHWISE_CONV_2D and
+     * FULLY_CONNECTED split their outputs among them; results are the same,
+     * bit for bit, for any thread count.
+     */
     int threads;
     size_t max_arena_bytes;  /* cap on the activation arena; 0 selects VERGE_DEFAULT_MAX_ARENA */
     const verge_input_shape *input_shapes; /* shapes to use instead of the file's; may be NULL */
@@ -53,7 +59,8 @@ typedef struct verge_interpreter_options {
 
 /*
  * Prepares `model` for execution. `options` may be NULL for defaults.
- * Returns VERGE_OK; VERGE_STATUS_UNSUPPORTED naming the first operator this
+ * Returns VERGE_OK; VERGE_STATUS_INVALID_ARGUMENT for a thread count out of
+ * range; VERGE_STATUS_UNSUPPORTED naming the first operator this
  * build cannot run (its node index, operator name and the reason);
  * VERGE_STATUS_INVALID_MODEL when shapes do not fit together;
  * VERGE_STATUS_OUT_OF_MEMORY when the arena passes the cap or allocation fails.
@@ -85,6 +92,26 @@ verge_tensor *verge_interpreter_input(verge_interpreter *interpreter, int index)
 
 /* Returns output `index`, valid until the next invoke; NULL if out of range. */
 const verge_tensor *verge_interpreter_output(const verge_interpreter *interpreter, int index);
+
+/* One node's run, as reported to a profiling hook. */
+typedef struct verge_node_timing {
+    int graph;                       /* 0: the main graph; > 0: a subgraph (an IF branch) */
+    int node;                        /* index of the node in that graph */
+    const struct verge_node *op;     /* the node (see src/model/graph.h) */
+    const verge_tensor *tensors;     /* that graph's tensors, with their prepared shapes */
+    uint64_t ns;                     /* wall-clock time of the node's kernel, in nanoseconds */
+} verge_node_timing;
+
+typedef void (*verge_profile_hook)(void *user, const verge_node_timing *timing);
+
+/*
+ * Sets a hook that verge_interpreter_invoke() calls after each operator
+ * node it runs, on the invoking thread, with the node's time. An IF node is
+ * not reported itself; the nodes of the branch it takes are. A NULL hook
+ * turns profiling off; the clock is read only while a hook is set.
+ */
+void verge_interpreter_set_profile_hook(verge_interpreter *interpreter, verge_profile_hook hook,
+                                        void *user);
 
 /* Returns the size in bytes of the planned activation arena. */
 size_t verge_interpreter_arena_size(const verge_interpreter *interpreter);

@@ -149,6 +149,27 @@ typedef struct verge_frame {
 verge_status verge_source_open(const char *uri, const verge_source_options *options,
                                verge_source **source);
 
+/*
+ * Opens a source over `size` bytes at `data` that hold a whole encoded file:
+ * an image (JPEG, PNG, BMP, ...) or a video in a container FFmpeg can read
+ * from memory (MP4, Matroska, MPEG-TS, ...). FFmpeg probes the contents;
+ * `options->format` may force a demuxer. `name` (may be NULL: "memory")
+ * stands for the input in error messages, e.g. a job id or the original
+ * file name. The bytes are not copied: they must stay valid and unchanged
+ * until verge_source_close(). Reading and errors then follow
+ * verge_source_read(); info.kind is VERGE_SOURCE_IMAGE for one picture and
+ * VERGE_SOURCE_VIDEO otherwise. options->timeout does not apply.
+ *
+ * Returns VERGE_OK and stores a new source in *source, or:
+ *   VERGE_STATUS_INVALID_ARGUMENT  source is NULL, or a bad option
+ *   VERGE_STATUS_INVALID_DATA      no bytes (data NULL or size 0), or bytes that
+ *                                  are not a readable image or video
+ *   VERGE_STATUS_UNSUPPORTED       no decoder or demuxer for them in this FFmpeg build
+ *   VERGE_STATUS_OUT_OF_MEMORY
+ */
+verge_status verge_source_open_buffer(const void *data, size_t size, const char *name,
+                                      const verge_source_options *options, verge_source **source);
+
 /* Returns the source's description; valid until verge_source_close(). */
 const verge_source_info *verge_source_get_info(const verge_source *source);
 

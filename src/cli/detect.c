@@ -15,13 +15,11 @@
 #include <time.h>
 
 #include "cli/commands.h"
-#include "cli/json.h"
+#include "cli/detector.h"
 #include "verge/interpreter.h"
 #include "verge/media.h"
 #include "verge/model.h"
 #include "verge/vision.h"
-
-enum { MAX_DETECTIONS = 256, MAX_OUTPUTS = 8 };
 
 typedef struct detect_options {
     const char *model_path;
@@ -37,10 +35,7 @@ typedef struct detect_options {
 
 typedef struct detector {
     const detect_options *options;
-    verge_model *model;
-    verge_interpreter *interpreter;
-    verge_head *head;
-    int num_outputs;
+    cli_detector pipeline;
     char **used_names;         /* annotated file names already written, to keep them distinct */
     int num_used_names;
 } detector;
@@ -68,8 +63,8 @@ static void print_help(FILE *out)
             "  --nms NAME       weighted (MediaPipe's, default) or hard\n"
             "  --max-frames N   process at most N frames of each source (default: all)\n"
             "  --every N        process every Nth video frame (default 1)\n"
-            "  --threads N      threads for video decoding (default: chosen by FFmpeg);\n"
-            "                   inference runs on one thread in this version\n"
+            "  --threads N      threads for inference (default 1) and for video decoding\n"
+            "                   (default: chosen by FFmpeg)\n"
             "  --out DIR        write annotated images and MP4 videos into DIR\n"
             "  --head NAME      decoder preset (default: detected from the model's shapes):\n");
     for (int i = 0; i < verge_head_preset_count(); i++) {
@@ -268,56 +263,6 @@ static int annotated_path(detector *d, const char *uri, bool still, char *path, 
     return 0;
 }
 
-static const char *class_label(const verge_head_spec *spec, int class_id)
-{
-    if (spec->class_names != NULL && class_id >= 0 && class_id < spec->num_class_names)
-        return spec->class_names[class_id];
-    return "object";
-}
-
-static void print_frame(const char *uri, const verge_frame *frame, const verge_head_spec *spec,
-                        const verge_detection *detections, size_t count, const double timing[4])
-{
-    static const char *const stages[] = {"decode", "preprocess", "inference", "postprocess"};
-
-    fputs("{\"source\":", stdout);
-    json_write_string(stdout, uri);
-    printf(",\"frame\":%lld,\"time\":", (long long)frame->index);
-    json_write_number(stdout, frame->time, 6);
-    printf(",\"width\":%d,\"height\":%d,\"detections\":[", frame->image.width,
-           frame->image.height);
-    for (size_t i = 0; i < count; i++) {
-        const verge_detection *det = &detections[i];
-
-        fputs(i ? ",{\"class\":" : "{\"class\":", stdout);
-        json_write_string(stdout, class_label(spec, det->class_id));
-        fputs(",\"score\":", stdout);
-        json_write_number(stdout, det->score, 4);
-        fputs(",\"box\":[", stdout);
-        for (int k = 0; k < 4; k++) {
-            if (k)
-                fputc(',', stdout);
-            json_write_number(stdout, det->box[k], 6);
-        }
-        fputs("],\"keypoints\":[", stdout);
-        for (int k = 0; k < det->num_keypoints; k++) {
-            fputs(k ? ",[" : "[", stdout);
-            json_write_number(stdout, det->keypoints[k][0], 6);
-            fputc(',', stdout);
-            json_write_number(stdout, det->keypoints[k][1], 6);
-            fputc(']', stdout);
-        }
-        fputs("]}", stdout);
-    }
-    fputs("],\"timing_ms\":{", stdout);
-    for (int s = 0; s < 4; s++) {
-        printf("%s\"%s\":", s ? "," : "", stages[s]);
-        json_write_number(stdout, timing[s], 4);
-    }
-    fputs("}}\n", stdout);
-    fflush(stdout);
-}
-
 static void annotate(verge_image *image, const verge_head_spec *spec,
                      const verge_detection *detections, size_t count)
 {
@@ -325,7 +270,7 @@ static void annotate(verge_image *image, const verge_head_spec *spec,
     int thickness = (image->width + image->height) / 400 + 1;
 
     for (size_t i = 0; i < count; i++)
-        verge_draw_detection(image, &detections[i], class_label(spec, detections[i].class_id),
+        verge_draw_detection(image, &detections[i], cli_class_label(spec, detections[i].class_id),
                              thickness, green);
 }
 
@@ -337,9 +282,7 @@ static int run_source(detector *d, const char *uri)
     verge_source *source = NULL;
     verge_video_writer *writer = NULL;
     const verge_source_info *info;
-    verge_tensor *input = verge_interpreter_input(d->interpreter, 0);
-    const float *outputs[MAX_OUTPUTS];
-    verge_detection detections[MAX_DETECTIONS];
+    verge_detection detections[CLI_DETECTOR_MAX_DETECTIONS];
     char out_path[PATH_MAX];
     int result = 1;
 
@@ -360,7 +303,6 @@ static int run_source(detector *d, const char *uri)
 
     for (;;) {
         verge_frame frame;
-        verge_letterbox map;
         size_t count = 0;
         double timing[4], start = now_ms();
         verge_status status = verge_source_read(source, &frame);
@@ -373,34 +315,20 @@ static int run_source(detector *d, const char *uri)
         }
         timing[0] = now_ms() - start;
 
-        start = now_ms();
-        status = verge_head_preprocess(d->head, &frame.image, input->data,
-                                       input->bytes / sizeof(float), &map);
-        timing[1] = now_ms() - start;
-
-        if (status == VERGE_OK) {
-            start = now_ms();
-            status = verge_interpreter_invoke(d->interpreter);
-            timing[2] = now_ms() - start;
-        }
-        if (status == VERGE_OK) {
-            start = now_ms();
-            for (int o = 0; o < d->num_outputs; o++)
-                outputs[o] = verge_interpreter_output(d->interpreter, o)->data;
-            status = verge_head_decode(d->head, outputs, &map, detections, MAX_DETECTIONS,
-                                       &count);
-            timing[3] = now_ms() - start;
-        }
+        status = cli_detector_run(&d->pipeline, &frame.image, detections,
+                                  CLI_DETECTOR_MAX_DETECTIONS, &count, timing + 1);
         if (status != VERGE_OK) {
             fprintf(stderr, "verge detect: %s: frame %lld: %s\n", uri, (long long)frame.index,
                     verge_error_message());
             goto done;
         }
-        print_frame(uri, &frame, verge_head_get_spec(d->head), detections, count, timing);
+        cli_write_frame_json(stdout, NULL, uri, &frame, verge_head_get_spec(d->pipeline.head),
+                             detections, count, timing);
+        fflush(stdout);
 
         if (options->out_dir == NULL)
             continue;
-        annotate(&frame.image, verge_head_get_spec(d->head), detections, count);
+        annotate(&frame.image, verge_head_get_spec(d->pipeline.head), detections, count);
         if (info->is_still) {
             status = verge_image_write(out_path, &frame.image);
         } else {
@@ -431,73 +359,16 @@ done:
 /* Loads the model, prepares the interpreter and picks the head. Returns 0 on success. */
 static int detector_open(detector *d, const detect_options *options)
 {
-    verge_dims input_dims, output_dims[MAX_OUTPUTS];
-    const verge_head_spec *preset;
-    verge_head_spec spec;
-    const verge_tensor *input;
-
     memset(d, 0, sizeof(*d));
     d->options = options;
-    if (verge_model_load(options->model_path, &d->model) != VERGE_OK ||
-        verge_interpreter_create(d->model, NULL, &d->interpreter) != VERGE_OK) {
-        fprintf(stderr, "verge detect: %s\n", verge_error_message());
-        return -1;
-    }
-
-    if (verge_interpreter_input_count(d->interpreter) != 1) {
-        fprintf(stderr, "verge detect: %s: the model has %d inputs; a detector has one image "
-                "input\n", options->model_path, verge_interpreter_input_count(d->interpreter));
-        return -1;
-    }
-    input = verge_interpreter_input(d->interpreter, 0);
-    input_dims.rank = input->rank;
-    memcpy(input_dims.dims, input->dims, sizeof(input->dims));
-    d->num_outputs = verge_interpreter_output_count(d->interpreter);
-    if (d->num_outputs > MAX_OUTPUTS)
-        d->num_outputs = MAX_OUTPUTS;
-    for (int o = 0; o < d->num_outputs; o++) {
-        const verge_tensor *out = verge_interpreter_output(d->interpreter, o);
-
-        if (out->dtype != VERGE_DTYPE_FLOAT32) {
-            fprintf(stderr, "verge detect: %s: output %d '%s' is %s; detection heads read float32\n",
-                    options->model_path, o, out->name, verge_dtype_name(out->dtype));
-            return -1;
-        }
-        output_dims[o].rank = out->rank;
-        memcpy(output_dims[o].dims, out->dims, sizeof(out->dims));
-    }
-    if (input->dtype != VERGE_DTYPE_FLOAT32) {
-        fprintf(stderr, "verge detect: %s: the input '%s' is %s; this command feeds float32\n",
-                options->model_path, input->name, verge_dtype_name(input->dtype));
-        return -1;
-    }
-
-    if (options->head_name != NULL) {
-        if (verge_head_find(options->head_name, &preset) != VERGE_OK) {
-            fprintf(stderr, "verge detect: %s\n", verge_error_message());
-            return -1;
-        }
-    } else if (verge_head_detect(&input_dims, output_dims, d->num_outputs, &preset) != VERGE_OK) {
-        fprintf(stderr, "verge detect: %s: %s\n", options->model_path, verge_error_message());
-        return -1;
-    }
-
-    spec = *preset;
-    spec.decode.min_score = options->score;
-    spec.nms.iou_threshold = options->iou;
-    spec.nms.algorithm = options->nms;
-    if (verge_head_create(&spec, &input_dims, output_dims, d->num_outputs, &d->head) != VERGE_OK) {
-        fprintf(stderr, "verge detect: %s: %s\n", options->model_path, verge_error_message());
-        return -1;
-    }
-    return 0;
+    return cli_detector_open(&d->pipeline, "verge detect", options->model_path, NULL,
+                             options->head_name, options->score, options->iou, options->nms,
+                             options->threads > 0 ? options->threads : 1);
 }
 
 static void detector_close(detector *d)
 {
-    verge_head_destroy(d->head);
-    verge_interpreter_destroy(d->interpreter);
-    verge_model_free(d->model);
+    cli_detector_close(&d->pipeline);
     for (int i = 0; i < d->num_used_names; i++)
         free(d->used_names[i]);
     free(d->used_names);

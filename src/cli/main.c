@@ -14,10 +14,15 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"bench", verge_cmd_bench, "measure latency, throughput, memory and time per operator"},
     {"detect", verge_cmd_detect, "run a detector on images, videos, cameras or streams"},
+    {"features", verge_cmd_features, "fill gaps in a sensor series and compute window features"},
     {"info", verge_cmd_info, "describe a model and list what this build cannot run"},
     {"run", verge_cmd_run, "run a model on .npy inputs, write or compare .npy outputs"},
     {"operators", verge_cmd_operators, "list the operators this build runs"},
+    {"serve", verge_cmd_serve, "run a worker that takes jobs from an MQTT broker"},
+    {"submit", verge_cmd_submit, "send detection jobs to workers, print their results"},
+    {"loadgen", verge_cmd_loadgen, "simulate a fleet of MQTT devices and measure delivery"},
 };
 
 static void print_usage(FILE *out)

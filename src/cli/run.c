@@ -33,6 +33,7 @@ typedef struct run_options {
     const char *compare_dir;
     double atol;
     double rtol;
+    int threads;
 } run_options;
 
 static void print_help(FILE *out)
@@ -51,8 +52,7 @@ static void print_help(FILE *out)
             "  --compare DIR                compare with DIR/output_<i>.npy; exit 1 on failure\n"
             "  --atol A                     absolute tolerance for --compare (default 1e-6)\n"
             "  --rtol R                     tolerance relative to max|reference| (default 1e-4)\n"
-            "  --threads N                  accepted for compatibility; inference runs on one\n"
-            "                               thread in this version\n");
+            "  --threads N                  threads for inference (default 1)\n");
 }
 
 static int parse_tolerance(const char *text, const char *option, double *value)
@@ -87,7 +87,7 @@ static int parse_options(int argc, char **argv, run_options *options)
     };
     int option;
 
-    *options = (run_options){.atol = 1e-6, .rtol = 1e-4};
+    *options = (run_options){.atol = 1e-6, .rtol = 1e-4, .threads = 1};
     optind = 1;
     opterr = 0;
     while ((option = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
@@ -129,6 +129,7 @@ static int parse_options(int argc, char **argv, run_options *options)
                 fprintf(stderr, "verge run: invalid --threads '%s': expected 1..256\n", optarg);
                 return 1;
             }
+            options->threads = (int)threads;
             break;
         }
         case OPT_HELP:
@@ -358,19 +359,19 @@ int verge_cmd_run(int argc, char **argv)
         }
     }
 
-    /* Inputs whose shape differs from the model's (and was not given) resize that input. */
+    /* An input whose shape differs from the model's resizes it, unless --input-shape set it. */
     for (; loaded < options.num_inputs; loaded++) {
         const verge_graph *graph = &model->graphs[0];
         const verge_tensor *declared = &graph->tensors[graph->inputs[loaded]];
-        bool given = false;
+        bool shape_given = false;
 
         if (verge_npy_read(options.inputs[loaded], &arrays[loaded]) != VERGE_OK) {
             fprintf(stderr, "verge run: %s\n", verge_error_message());
             goto done;
         }
         for (int s = 0; s < options.num_shapes; s++)
-            given = given || shapes[s].index == loaded;
-        if (!given && options.num_shapes < MODEL_ARGS_MAX_SHAPES &&
+            shape_given = shape_given || shapes[s].index == loaded;
+        if (!shape_given && options.num_shapes < MODEL_ARGS_MAX_SHAPES &&
             (arrays[loaded].rank != declared->rank ||
              memcmp(arrays[loaded].dims, declared->dims,
                     sizeof(declared->dims[0]) * (size_t)declared->rank) != 0)) {
@@ -383,6 +384,7 @@ int verge_cmd_run(int argc, char **argv)
     }
     interpreter_options.input_shapes = shapes;
     interpreter_options.num_input_shapes = options.num_shapes;
+    interpreter_options.threads = options.threads;
     if (verge_interpreter_create(model, &interpreter_options, &interpreter) != VERGE_OK) {
         fprintf(stderr, "verge run: %s\n", verge_error_message());
         goto done;

@@ -17,8 +17,10 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/core.h"
+#include "core/threadpool.h"
 #include "model/graph.h"
 #include "ops/ops.h"
 #include "verge/interpreter.h"
@@ -30,14 +32,23 @@ enum {
 
 typedef struct graph_runner graph_runner;
 
+/* What every runner of one interpreter shares: the workers and the profiling hook. */
+typedef struct runner_shared {
+    verge_threadpool *pool;          /* NULL: one thread */
+    verge_profile_hook hook;         /* NULL: no profiling */
+    void *hook_user;
+} runner_shared;
+
 struct graph_runner {
     const verge_model *model;
     const verge_graph *graph;
     int graph_index;
     int depth;
+    const runner_shared *shared;
     bool inputs_bound;               /* input data is set by the parent before each run */
     verge_tensor *tensors;           /* this runner's copy of the graph's tensors */
     const verge_kernel **kernels;    /* per node; NULL for IF nodes */
+    void **node_data;                /* per node: the state its kernel's prepare kept */
     graph_runner **branches;         /* per node: [2 * n] then, [2 * n + 1] else (IF only) */
     int *plan;                       /* indices of the nodes that run at invoke */
     int plan_length;
@@ -51,6 +62,7 @@ struct graph_runner {
 
 struct verge_interpreter {
     graph_runner *main;
+    runner_shared shared;
 };
 
 /* Lifetime of an arena tensor in plan steps: produced at `first`, last read at `last`. */
@@ -64,7 +76,7 @@ typedef struct tensor_lifetime {
 
 static verge_status runner_create(const verge_model *model, int graph_index, int depth,
                                   size_t max_arena_bytes, const verge_tensor *inputs, bool bound,
-                                  graph_runner **out);
+                                  const runner_shared *shared, graph_runner **out);
 static void runner_destroy(graph_runner *runner);
 static verge_status runner_run(graph_runner *runner);
 
@@ -101,6 +113,15 @@ static void runner_reset(graph_runner *r)
         for (int i = 0; i < 2 * r->graph->num_nodes; i++)
             runner_destroy(r->branches[i]);
     }
+    for (int n = 0; r->node_data != NULL && n < r->graph->num_nodes; n++) {
+        if (r->node_data[n] == NULL)
+            continue;
+        if (r->kernels[n]->release != NULL)
+            r->kernels[n]->release(r->node_data[n]);
+        else
+            free(r->node_data[n]);
+    }
+    free(r->node_data);
     for (int i = 0; i < r->num_folded; i++)
         free(r->folded[i]);
     free(r->folded);
@@ -115,6 +136,7 @@ static void runner_reset(graph_runner *r)
     r->plan = NULL;
     r->plan_length = 0;
     r->kernels = NULL;
+    r->node_data = NULL;
     r->branches = NULL;
 }
 
@@ -151,6 +173,7 @@ static verge_status fold_node(graph_runner *r, int index)
 
     if (status != VERGE_OK)
         return status;
+    r->context.node_data = r->node_data[index];
     status = r->kernels[index]->invoke(&r->context, node);
     if (status != VERGE_OK)
         return status;
@@ -239,7 +262,7 @@ static verge_status prepare_if(graph_runner *r, int index)
             bound[i] = r->tensors[node->inputs[i + 1]];
         }
         status = runner_create(r->model, g, r->depth + 1, r->max_arena_bytes, bound, true,
-                               &r->branches[2 * index + b]);
+                               r->shared, &r->branches[2 * index + b]);
         if (status != VERGE_OK)
             return status;
     }
@@ -291,8 +314,10 @@ static verge_status prepare_nodes(graph_runner *r)
     produced = calloc((size_t)graph->num_tensors + 1, sizeof(*produced));
     r->plan = malloc(sizeof(*r->plan) * ((size_t)graph->num_nodes + 1));
     r->kernels = calloc((size_t)graph->num_nodes + 1, sizeof(*r->kernels));
+    r->node_data = calloc((size_t)graph->num_nodes + 1, sizeof(*r->node_data));
     r->branches = calloc(2 * (size_t)graph->num_nodes + 1, sizeof(*r->branches));
-    if (produced == NULL || r->plan == NULL || r->kernels == NULL || r->branches == NULL) {
+    if (produced == NULL || r->plan == NULL || r->kernels == NULL || r->node_data == NULL ||
+        r->branches == NULL) {
         status = verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "cannot allocate the execution plan");
         goto done;
     }
@@ -358,8 +383,11 @@ static verge_status prepare_nodes(graph_runner *r)
         }
 
         status = check_dataflow(r, n, produced);
-        if (status == VERGE_OK)
+        if (status == VERGE_OK) {
+            r->context.node_data = NULL;
             status = r->kernels[n]->prepare(&r->context, node);
+            r->node_data[n] = r->context.node_data; /* kept even on failure, to be freed */
+        }
         if (status != VERGE_OK) {
             status = node_failure(r, n, status);
             goto done;
@@ -571,7 +599,7 @@ static verge_status runner_prepare(graph_runner *r)
  */
 static verge_status runner_create(const verge_model *model, int graph_index, int depth,
                                   size_t max_arena_bytes, const verge_tensor *inputs, bool bound,
-                                  graph_runner **out)
+                                  const runner_shared *shared, graph_runner **out)
 {
     const verge_graph *graph = &model->graphs[graph_index];
     graph_runner *r;
@@ -585,6 +613,7 @@ static verge_status runner_create(const verge_model *model, int graph_index, int
     r->graph = graph;
     r->graph_index = graph_index;
     r->depth = depth;
+    r->shared = shared;
     r->max_arena_bytes = max_arena_bytes;
     r->inputs_bound = bound;
     r->tensors = malloc(sizeof(*r->tensors) * ((size_t)graph->num_tensors + 1));
@@ -624,6 +653,7 @@ static verge_status runner_create(const verge_model *model, int graph_index, int
     }
     r->context.tensors = r->tensors;
     r->context.num_tensors = graph->num_tensors;
+    r->context.pool = shared->pool;
 
     status = runner_prepare(r);
     if (status != VERGE_OK) {
@@ -643,15 +673,41 @@ static void runner_destroy(graph_runner *r)
     free(r);
 }
 
+static uint64_t clock_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Runs one kernel node and reports its time to the profiling hook. */
+static verge_status run_profiled(graph_runner *r, const verge_node *node, int n)
+{
+    verge_node_timing timing = {.graph = r->graph_index, .node = n, .op = node,
+                                .tensors = r->tensors};
+    uint64_t start = clock_ns();
+    verge_status status = r->kernels[n]->invoke(&r->context, node);
+
+    timing.ns = clock_ns() - start;
+    r->shared->hook(r->shared->hook_user, &timing);
+    return status;
+}
+
 static verge_status runner_run(graph_runner *r)
 {
     for (int step = 0; step < r->plan_length; step++) {
         int n = r->plan[step];
         const verge_node *node = &r->graph->nodes[n];
-        verge_status status = node->op == VERGE_OP_IF && r->kernels[n] == NULL
-                                  ? run_if(r, node, n)
-                                  : r->kernels[n]->invoke(&r->context, node);
+        verge_status status;
 
+        r->context.node_data = r->node_data[n];
+        if (node->op == VERGE_OP_IF && r->kernels[n] == NULL)
+            status = run_if(r, node, n);
+        else if (r->shared->hook != NULL)
+            status = run_profiled(r, node, n);
+        else
+            status = r->kernels[n]->invoke(&r->context, node);
         if (status != VERGE_OK)
             return node_failure(r, n, status);
     }
@@ -677,6 +733,10 @@ verge_status verge_interpreter_create(const verge_model *model,
     if (model->num_graphs < 1)
         return verge_fail(VERGE_STATUS_INVALID_MODEL, "%s: the model has no graph",
                           verge_model_path(model));
+    if (options->threads < 0 || options->threads > VERGE_THREADPOOL_MAX_THREADS)
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "%s: thread count %d is out of range "
+                          "0..%d", verge_model_path(model), options->threads,
+                          VERGE_THREADPOOL_MAX_THREADS);
     graph = &model->graphs[0];
     cap = options->max_arena_bytes ? options->max_arena_bytes : VERGE_DEFAULT_MAX_ARENA;
 
@@ -709,9 +769,18 @@ verge_status verge_interpreter_create(const verge_model *model,
         free(inputs);
         return verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "cannot allocate an interpreter");
     }
-    status = runner_create(model, 0, 0, cap, inputs, false, &it->main);
+    if (options->threads > 1) {
+        status = verge_threadpool_create(options->threads, &it->shared.pool);
+        if (status != VERGE_OK) {
+            free(inputs);
+            free(it);
+            return verge_fail_prefix(status, "%s", verge_model_path(model));
+        }
+    }
+    status = runner_create(model, 0, 0, cap, inputs, false, &it->shared, &it->main);
     free(inputs);
     if (status != VERGE_OK) {
+        verge_threadpool_destroy(it->shared.pool);
         free(it);
         return status;
     }
@@ -752,7 +821,15 @@ void verge_interpreter_destroy(verge_interpreter *it)
     if (it == NULL)
         return;
     runner_destroy(it->main);
+    verge_threadpool_destroy(it->shared.pool);
     free(it);
+}
+
+void verge_interpreter_set_profile_hook(verge_interpreter *it, verge_profile_hook hook,
+                                        void *user)
+{
+    it->shared.hook = hook;
+    it->shared.hook_user = user;
 }
 
 int verge_interpreter_input_count(const verge_interpreter *it)

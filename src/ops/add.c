@@ -4,10 +4,13 @@
  * The inputs broadcast as in NumPy and TFLite. Shapes align at the last
  * dimension, and a missing or size-1 dimension repeats along the other
  * input's. The output has the broadcast shape, of rank up to VERGE_MAX_RANK,
- * so a rank-1 bias broadcasts against a rank-4 activation.
+ * so a rank-1 bias broadcasts against a rank-4 activation. Prepare picks a
+ * bit-identical fast path when the CPU has one and the broadcast is simple
+ * (src/ops/fast.h).
  */
 #include "core/core.h"
 #include "ops/common.h"
+#include "ops/fast.h"
 
 static verge_status verge_add_prepare(verge_op_context *ctx, const verge_node *node)
 {
@@ -22,11 +25,11 @@ static verge_status verge_add_prepare(verge_op_context *ctx, const verge_node *n
         (status = verge_ops_check_float32(a, 0, "a")) != VERGE_OK ||
         (status = verge_ops_check_float32(b, 1, "b")) != VERGE_OK ||
         (status = verge_ops_check_activation(node->params.activation.activation)) != VERGE_OK ||
-        (status = verge_ops_broadcast_shape(a, b, &rank, dims)) != VERGE_OK)
+        (status = verge_ops_broadcast_shape(a, b, &rank, dims)) != VERGE_OK ||
+        (status = verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32,
+                                         rank, dims)) != VERGE_OK)
         return status;
-
-    return verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32, rank,
-                                  dims);
+    return verge_binary_fast_prepare(ctx, node);
 }
 
 static verge_status verge_add_f32(verge_op_context *ctx, const verge_node *node)
@@ -44,6 +47,8 @@ static verge_status verge_add_f32(verge_op_context *ctx, const verge_node *node)
     int32_t index[VERGE_MAX_RANK] = {0};
     size_t offset_a = 0, offset_b = 0;
 
+    if (ctx->node_data != NULL)
+        return verge_elementwise_fast_invoke(ctx, node);
     verge_ops_broadcast_strides(a_tensor, rank, out_tensor->dims, stride_a);
     verge_ops_broadcast_strides(b_tensor, rank, out_tensor->dims, stride_b);
 

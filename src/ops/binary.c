@@ -14,9 +14,12 @@
  * repeats along the other input's, so a rank-1 alpha or bias broadcasts
  * against a rank-4 activation. The output has the broadcast shape.
  * SUB and MUL read the fused activation from node->params.activation.
+ * Prepare picks a bit-identical fast path for SUB, MUL, MAXIMUM and MINIMUM
+ * when the CPU has one and the broadcast is simple (src/ops/fast.h).
  */
 #include "core/core.h"
 #include "ops/common.h"
+#include "ops/fast.h"
 
 /*
  * An iterator over the output's rows (its last dimension). Each row reads
@@ -100,8 +103,9 @@ static verge_status binary_float_prepare(verge_op_context *ctx, const verge_node
         (status = verge_ops_check_activation(node->params.activation.activation)) != VERGE_OK)
         return status;
 
-    return verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32, rank,
-                                  dims);
+    status = verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32, rank,
+                                    dims);
+    return status == VERGE_OK ? verge_binary_fast_prepare(ctx, node) : status;
 }
 
 static verge_status verge_sub_mul_prepare(verge_op_context *ctx, const verge_node *node)
@@ -167,6 +171,8 @@ static verge_status binary_run_f32(verge_op_context *ctx, const verge_node *node
     float *out = out_tensor->data;
     binary_rows it;
 
+    if (ctx->node_data != NULL)
+        return verge_elementwise_fast_invoke(ctx, node);
     binary_rows_init(&it, a_tensor, b_tensor, out_tensor);
     for (size_t row = 0; row < it.rows; row++) {
         binary_row_f32(node->op, activation, a + it.offset_a, it.step_a, b + it.offset_b,

@@ -17,9 +17,17 @@
  * Sums run over filter rows, then columns, then input channels, and the bias
  * is added last, in the order of TFLite's reference kernels. Results then
  * round as TFLite's do, unless the compiler fuses multiply-adds (FMA).
+ *
+ * With a thread pool, output rows (batch, y) are split among the threads;
+ * each output is computed the same way in any split.
+ *
+ * Prepare also packs the weights for a fast path (src/ops/fast.h) when the
+ * CPU has one and the node fits it; invoke then runs that instead.
  */
 #include "core/core.h"
 #include "ops/common.h"
+#include "ops/fast.h"
+#include "ops/parallel.h"
 
 typedef struct conv_shape {
     int32_t batches, in_h, in_w, in_c;
@@ -111,7 +119,7 @@ static verge_status conv_require_inputs(verge_op_context *ctx, const verge_node 
     return VERGE_OK;
 }
 
-static verge_status verge_conv2d_prepare(verge_op_context *ctx, const verge_node *node)
+static verge_status conv2d_check(verge_op_context *ctx, const verge_node *node)
 {
     char filter_shape[VERGE_SHAPE_STR_SIZE];
     verge_tensor *input, *filter;
@@ -141,64 +149,101 @@ static verge_status verge_conv2d_prepare(verge_op_context *ctx, const verge_node
     return conv_prepare_common(ctx, node, input, filter, out_c);
 }
 
-static verge_status verge_conv2d_f32(verge_op_context *ctx, const verge_node *node)
-{
-    const verge_conv_params *params = &node->params.conv;
-    const verge_tensor *input_tensor = verge_node_input(ctx, node, 0);
-    const verge_tensor *filter_tensor = verge_node_input(ctx, node, 1);
-    const verge_tensor *bias_tensor = node->num_inputs > 2 ? verge_node_input(ctx, node, 2) : NULL;
-    const float *input = input_tensor->data;
-    const float *filter = filter_tensor->data;
-    const float *bias = bias_tensor != NULL ? bias_tensor->data : NULL;
-    float *output = verge_node_output(ctx, node, 0)->data;
+/* One node's operands, shared by the tasks that compute ranges of its output rows. */
+typedef struct conv_job {
+    const verge_conv_params *params;
     conv_shape s;
-    int32_t groups, filters_per_group;
+    const float *input, *filter, *bias;
+    float *output;
+} conv_job;
 
-    conv_shape_read(input_tensor, filter_tensor, params, &s);
-    s.out_c = filter_tensor->dims[0];
-    groups = s.in_c / s.filter_c;
-    filters_per_group = s.out_c / groups;
+/* Reads the operands of a prepared CONV_2D or DEPTHWISE_CONV_2D node; out_c from the filter. */
+static void conv_job_read(verge_op_context *ctx, const verge_node *node, int32_t out_c_dim,
+                          conv_job *job)
+{
+    const verge_tensor *input = verge_node_input(ctx, node, 0);
+    const verge_tensor *filter = verge_node_input(ctx, node, 1);
+    const verge_tensor *bias = node->num_inputs > 2 ? verge_node_input(ctx, node, 2) : NULL;
 
-    for (int32_t b = 0; b < s.batches; b++) {
-        for (int32_t oy = 0; oy < s.out_h; oy++) {
-            for (int32_t ox = 0; ox < s.out_w; ox++) {
-                for (int32_t oc = 0; oc < s.out_c; oc++) {
-                    int32_t first_in_c = oc / filters_per_group * s.filter_c;
-                    float sum = 0.0f;
+    job->params = &node->params.conv;
+    conv_shape_read(input, filter, job->params, &job->s);
+    job->s.out_c = filter->dims[out_c_dim];
+    job->input = input->data;
+    job->filter = filter->data;
+    job->bias = bias != NULL ? bias->data : NULL;
+    job->output = verge_node_output(ctx, node, 0)->data;
+}
 
-                    for (int32_t ky = 0; ky < s.filter_h; ky++) {
-                        int64_t iy = (int64_t)oy * params->stride_h - s.pad_top +
-                                     (int64_t)ky * params->dilation_h;
+/* Computes output rows [begin, end) of a CONV_2D; row = batch * out_h + y. */
+static void conv2d_rows(void *arg, size_t begin, size_t end)
+{
+    const conv_job *job = arg;
+    const verge_conv_params *params = job->params;
+    const conv_shape s = job->s;
+    const float *input = job->input, *filter = job->filter, *bias = job->bias;
+    float *output = job->output;
+    const int32_t groups = s.in_c / s.filter_c;
+    const int32_t filters_per_group = s.out_c / groups;
 
-                        if (iy < 0 || iy >= s.in_h)
+    for (size_t row = begin; row < end; row++) {
+        const int32_t b = (int32_t)(row / (size_t)s.out_h);
+        const int32_t oy = (int32_t)(row % (size_t)s.out_h);
+
+        for (int32_t ox = 0; ox < s.out_w; ox++) {
+            for (int32_t oc = 0; oc < s.out_c; oc++) {
+                int32_t first_in_c = oc / filters_per_group * s.filter_c;
+                float sum = 0.0f;
+
+                for (int32_t ky = 0; ky < s.filter_h; ky++) {
+                    int64_t iy = (int64_t)oy * params->stride_h - s.pad_top +
+                                 (int64_t)ky * params->dilation_h;
+
+                    if (iy < 0 || iy >= s.in_h)
+                        continue;
+                    for (int32_t kx = 0; kx < s.filter_w; kx++) {
+                        int64_t ix = (int64_t)ox * params->stride_w - s.pad_left +
+                                     (int64_t)kx * params->dilation_w;
+                        const float *in_px, *f_px;
+
+                        if (ix < 0 || ix >= s.in_w)
                             continue;
-                        for (int32_t kx = 0; kx < s.filter_w; kx++) {
-                            int64_t ix = (int64_t)ox * params->stride_w - s.pad_left +
-                                         (int64_t)kx * params->dilation_w;
-                            const float *in_px, *f_px;
-
-                            if (ix < 0 || ix >= s.in_w)
-                                continue;
-                            in_px = input + (((size_t)b * s.in_h + iy) * s.in_w + ix) * s.in_c +
-                                    first_in_c;
-                            f_px = filter + (((size_t)oc * s.filter_h + ky) * s.filter_w + kx) *
-                                                s.filter_c;
-                            for (int32_t ic = 0; ic < s.filter_c; ic++)
-                                sum += in_px[ic] * f_px[ic];
-                        }
+                        in_px = input + (((size_t)b * s.in_h + iy) * s.in_w + ix) * s.in_c +
+                                first_in_c;
+                        f_px = filter + (((size_t)oc * s.filter_h + ky) * s.filter_w + kx) *
+                                            s.filter_c;
+                        for (int32_t ic = 0; ic < s.filter_c; ic++)
+                            sum += in_px[ic] * f_px[ic];
                     }
-                    if (bias != NULL)
-                        sum += bias[oc];
-                    output[(((size_t)b * s.out_h + oy) * s.out_w + ox) * s.out_c + oc] =
-                        verge_activate(sum, params->activation);
                 }
+                if (bias != NULL)
+                    sum += bias[oc];
+                output[(((size_t)b * s.out_h + oy) * s.out_w + ox) * s.out_c + oc] =
+                    verge_activate(sum, params->activation);
             }
         }
     }
+}
+
+static verge_status verge_conv2d_prepare(verge_op_context *ctx, const verge_node *node)
+{
+    verge_status status = conv2d_check(ctx, node);
+
+    return status == VERGE_OK ? verge_conv2d_fast_prepare(ctx, node) : status;
+}
+
+static verge_status verge_conv2d_f32(verge_op_context *ctx, const verge_node *node)
+{
+    conv_job job;
+
+    if (ctx->node_data != NULL)
+        return verge_fast_invoke(ctx, node);
+
+    conv_job_read(ctx, node, 0, &job);
+    verge_ops_parallel(ctx, (size_t)job.s.batches * (size_t)job.s.out_h, 1, conv2d_rows, &job);
     return VERGE_OK;
 }
 
-static verge_status verge_depthwise_conv2d_prepare(verge_op_context *ctx, const verge_node *node)
+static verge_status depthwise_conv2d_check(verge_op_context *ctx, const verge_node *node)
 {
     const verge_conv_params *params = &node->params.conv;
     char filter_shape[VERGE_SHAPE_STR_SIZE];
@@ -230,56 +275,70 @@ static verge_status verge_depthwise_conv2d_prepare(verge_op_context *ctx, const 
     return conv_prepare_common(ctx, node, input, filter, filter->dims[3]);
 }
 
-static verge_status verge_depthwise_conv2d_f32(verge_op_context *ctx, const verge_node *node)
+/* Computes output rows [begin, end) of a DEPTHWISE_CONV_2D; row = batch * out_h + y. */
+static void depthwise_conv2d_rows(void *arg, size_t begin, size_t end)
 {
-    const verge_conv_params *params = &node->params.conv;
-    const verge_tensor *input_tensor = verge_node_input(ctx, node, 0);
-    const verge_tensor *filter_tensor = verge_node_input(ctx, node, 1);
-    const verge_tensor *bias_tensor = node->num_inputs > 2 ? verge_node_input(ctx, node, 2) : NULL;
-    const float *input = input_tensor->data;
-    const float *filter = filter_tensor->data;
-    const float *bias = bias_tensor != NULL ? bias_tensor->data : NULL;
-    float *output = verge_node_output(ctx, node, 0)->data;
+    const conv_job *job = arg;
+    const verge_conv_params *params = job->params;
+    const conv_shape s = job->s;
+    const float *input = job->input, *filter = job->filter, *bias = job->bias;
+    float *output = job->output;
     const int multiplier = params->depth_multiplier;
-    conv_shape s;
 
-    conv_shape_read(input_tensor, filter_tensor, params, &s);
-    s.out_c = s.filter_c;
+    for (size_t row = begin; row < end; row++) {
+        const int32_t b = (int32_t)(row / (size_t)s.out_h);
+        const int32_t oy = (int32_t)(row % (size_t)s.out_h);
 
-    for (int32_t b = 0; b < s.batches; b++) {
-        for (int32_t oy = 0; oy < s.out_h; oy++) {
-            for (int32_t ox = 0; ox < s.out_w; ox++) {
-                for (int32_t ic = 0; ic < s.in_c; ic++) {
-                    for (int m = 0; m < multiplier; m++) {
-                        int32_t oc = ic * multiplier + m;
-                        float sum = 0.0f;
+        for (int32_t ox = 0; ox < s.out_w; ox++) {
+            for (int32_t ic = 0; ic < s.in_c; ic++) {
+                for (int m = 0; m < multiplier; m++) {
+                    int32_t oc = ic * multiplier + m;
+                    float sum = 0.0f;
 
-                        for (int32_t ky = 0; ky < s.filter_h; ky++) {
-                            int64_t iy = (int64_t)oy * params->stride_h - s.pad_top +
-                                         (int64_t)ky * params->dilation_h;
+                    for (int32_t ky = 0; ky < s.filter_h; ky++) {
+                        int64_t iy = (int64_t)oy * params->stride_h - s.pad_top +
+                                     (int64_t)ky * params->dilation_h;
 
-                            if (iy < 0 || iy >= s.in_h)
+                        if (iy < 0 || iy >= s.in_h)
+                            continue;
+                        for (int32_t kx = 0; kx < s.filter_w; kx++) {
+                            int64_t ix = (int64_t)ox * params->stride_w - s.pad_left +
+                                         (int64_t)kx * params->dilation_w;
+
+                            if (ix < 0 || ix >= s.in_w)
                                 continue;
-                            for (int32_t kx = 0; kx < s.filter_w; kx++) {
-                                int64_t ix = (int64_t)ox * params->stride_w - s.pad_left +
-                                             (int64_t)kx * params->dilation_w;
-
-                                if (ix < 0 || ix >= s.in_w)
-                                    continue;
-                                sum += input[(((size_t)b * s.in_h + iy) * s.in_w + ix) * s.in_c +
-                                             ic] *
-                                       filter[((size_t)ky * s.filter_w + kx) * s.out_c + oc];
-                            }
+                            sum += input[(((size_t)b * s.in_h + iy) * s.in_w + ix) * s.in_c +
+                                         ic] *
+                                   filter[((size_t)ky * s.filter_w + kx) * s.out_c + oc];
                         }
-                        if (bias != NULL)
-                            sum += bias[oc];
-                        output[(((size_t)b * s.out_h + oy) * s.out_w + ox) * s.out_c + oc] =
-                            verge_activate(sum, params->activation);
                     }
+                    if (bias != NULL)
+                        sum += bias[oc];
+                    output[(((size_t)b * s.out_h + oy) * s.out_w + ox) * s.out_c + oc] =
+                        verge_activate(sum, params->activation);
                 }
             }
         }
     }
+}
+
+static verge_status verge_depthwise_conv2d_prepare(verge_op_context *ctx, const verge_node *node)
+{
+    verge_status status = depthwise_conv2d_check(ctx, node);
+
+    return status == VERGE_OK ? verge_depthwise_conv2d_fast_prepare(ctx, node) : status;
+}
+
+static verge_status verge_depthwise_conv2d_f32(verge_op_context *ctx, const verge_node *node)
+{
+    conv_job job;
+
+    if (ctx->node_data != NULL)
+        return verge_fast_invoke(ctx, node);
+
+    conv_job_read(ctx, node, 3, &job);
+    verge_ops_parallel(ctx, (size_t)job.s.batches * (size_t)job.s.out_h, 1,
+                       depthwise_conv2d_rows, &job);
     return VERGE_OK;
 }
 

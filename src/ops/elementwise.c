@@ -8,6 +8,9 @@
  *   HARD_SWISH  x * min(max(x + 3, 0), 6) / 6
  *   LEAKY_RELU  x > 0 ? x : alpha * x, alpha from node->params.leaky_relu
  *
+ * Prepare picks a bit-identical fast path for HARD_SWISH and LEAKY_RELU when
+ * the CPU has one (src/ops/fast.h).
+ *
  * NOTE: TFLite's reference LOGISTIC returns exp(x) below x = -9 and 1 above
  * x = 16.62; this kernel evaluates the formula everywhere, which differs
  * from that by less than 1.3e-4 relative below -9.
@@ -16,6 +19,7 @@
 
 #include "core/core.h"
 #include "ops/common.h"
+#include "ops/fast.h"
 
 static verge_status elementwise_prepare(verge_op_context *ctx, const verge_node *node)
 {
@@ -24,11 +28,11 @@ static verge_status elementwise_prepare(verge_op_context *ctx, const verge_node 
 
     if ((status = verge_ops_check_arity(node, 1, 1, 1)) != VERGE_OK ||
         (status = verge_ops_require_input(ctx, node, 0, "input", &input)) != VERGE_OK ||
-        (status = verge_ops_check_float32(input, 0, "input")) != VERGE_OK)
+        (status = verge_ops_check_float32(input, 0, "input")) != VERGE_OK ||
+        (status = verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32,
+                                         input->rank, input->dims)) != VERGE_OK)
         return status;
-
-    return verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32,
-                                  input->rank, input->dims);
+    return verge_unary_fast_prepare(ctx, node);
 }
 
 static verge_status verge_leaky_relu_prepare(verge_op_context *ctx, const verge_node *node)
@@ -48,6 +52,8 @@ static verge_status verge_elementwise_f32(verge_op_context *ctx, const verge_nod
     float *output = verge_node_output(ctx, node, 0)->data;
     const size_t count = verge_tensor_count(input_tensor);
 
+    if (ctx->node_data != NULL)
+        return verge_elementwise_fast_invoke(ctx, node);
     switch (node->op) {
     case VERGE_OP_LOGISTIC:
         for (size_t i = 0; i < count; i++)

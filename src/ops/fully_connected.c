@@ -18,12 +18,17 @@
  * quantized weights with float32 input (TFLite's hybrid mode).
  *
  * The sum runs over k in order and the bias is added last, as in TFLite's
- * reference kernel.
+ * reference kernel. With a thread pool, units are split among the threads;
+ * each output is computed the same way in any split. Prepare also packs the
+ * weights for a fast path (src/ops/fast.h) when one fits; invoke then runs
+ * that instead.
  */
 #include "core/core.h"
 #include "ops/common.h"
+#include "ops/fast.h"
+#include "ops/parallel.h"
 
-static verge_status verge_fully_connected_prepare(verge_op_context *ctx, const verge_node *node)
+static verge_status fully_connected_check(verge_op_context *ctx, const verge_node *node)
 {
     const verge_fully_connected_params *params = &node->params.fully_connected;
     char shape[VERGE_SHAPE_STR_SIZE], weights_shape[VERGE_SHAPE_STR_SIZE];
@@ -96,24 +101,27 @@ static verge_status verge_fully_connected_prepare(verge_op_context *ctx, const v
     return verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32, 2, dims);
 }
 
-static verge_status verge_fully_connected_f32(verge_op_context *ctx, const verge_node *node)
-{
-    const verge_activation activation = node->params.fully_connected.activation;
-    const verge_tensor *input_tensor = verge_node_input(ctx, node, 0);
-    const verge_tensor *weights_tensor = verge_node_input(ctx, node, 1);
-    const verge_tensor *bias_tensor = node->num_inputs > 2 ? verge_node_input(ctx, node, 2) : NULL;
-    const float *input = input_tensor->data;
-    const float *weights = weights_tensor->data;
-    const float *bias = bias_tensor != NULL ? bias_tensor->data : NULL;
-    float *output = verge_node_output(ctx, node, 0)->data;
-    const size_t units = (size_t)weights_tensor->dims[0];
-    const size_t depth = (size_t)weights_tensor->dims[1];
-    const size_t batches = verge_tensor_count(input_tensor) / depth;
+/* One node's operands, shared by the tasks that compute ranges of its units. */
+typedef struct fc_job {
+    verge_activation activation;
+    const float *input, *weights, *bias;
+    float *output;
+    size_t units, depth, batches;
+} fc_job;
 
-    for (size_t b = 0; b < batches; b++) {
+/* Computes units [begin, end) of every batch row. */
+static void fully_connected_units(void *arg, size_t begin, size_t end)
+{
+    const fc_job *job = arg;
+    const verge_activation activation = job->activation;
+    const float *input = job->input, *weights = job->weights, *bias = job->bias;
+    float *output = job->output;
+    const size_t units = job->units, depth = job->depth;
+
+    for (size_t b = 0; b < job->batches; b++) {
         const float *row = input + b * depth;
 
-        for (size_t u = 0; u < units; u++) {
+        for (size_t u = begin; u < end; u++) {
             const float *w = weights + u * depth;
             float sum = 0.0f;
 
@@ -124,6 +132,35 @@ static verge_status verge_fully_connected_f32(verge_op_context *ctx, const verge
             output[b * units + u] = verge_activate(sum, activation);
         }
     }
+}
+
+static verge_status verge_fully_connected_prepare(verge_op_context *ctx, const verge_node *node)
+{
+    verge_status status = fully_connected_check(ctx, node);
+
+    return status == VERGE_OK ? verge_fully_connected_fast_prepare(ctx, node) : status;
+}
+
+static verge_status verge_fully_connected_f32(verge_op_context *ctx, const verge_node *node)
+{
+    const verge_tensor *input = verge_node_input(ctx, node, 0);
+    const verge_tensor *weights = verge_node_input(ctx, node, 1);
+    const verge_tensor *bias = node->num_inputs > 2 ? verge_node_input(ctx, node, 2) : NULL;
+    fc_job job = {
+        .activation = node->params.fully_connected.activation,
+        .input = input->data,
+        .weights = weights->data,
+        .bias = bias != NULL ? bias->data : NULL,
+        .output = verge_node_output(ctx, node, 0)->data,
+        .units = (size_t)weights->dims[0],
+        .depth = (size_t)weights->dims[1],
+    };
+
+    if (ctx->node_data != NULL)
+        return verge_fast_invoke(ctx, node);
+    job.batches = verge_tensor_count(input) / job.depth;
+    /* Small layers are not worth waking the workers for: 16 units at least per range. */
+    verge_ops_parallel(ctx, job.units, 16, fully_connected_units, &job);
     return VERGE_OK;
 }
 

@@ -12,6 +12,8 @@
  *            index and operator name.
  *   invoke:  runs on every inference with all data in place. It does not
  *            re-check what prepare checked and never allocates.
+ *   release: optional; frees the per-node state that prepare kept in
+ *            verge_op_context.node_data.
  *
  * Every kernel here is the scalar reference implementation: short, obvious,
  * and the oracle against which faster paths are tested.
@@ -21,6 +23,7 @@
 
 #include <stddef.h>
 
+#include "core/threadpool.h"
 #include "model/graph.h"
 #include "ops/params.h"
 #include "verge/status.h"
@@ -29,6 +32,22 @@
 typedef struct verge_op_context {
     verge_tensor *tensors; /* all tensors of the graph being run */
     int num_tensors;
+    /*
+     * The interpreter's worker threads, or NULL: invoke may split its work
+     * with verge_threadpool_run() (NULL runs every task on the calling
+     * thread). A kernel that splits must give the same bits for any thread
+     * count.
+     */
+    verge_threadpool *pool;
+    /*
+     * Per-node kernel state. The interpreter sets it to NULL before prepare;
+     * prepare may store an allocation here (weights packed for a fast path),
+     * and every later invoke of that node finds it again, read-only. The
+     * interpreter frees it with the kernel's `release` when the node is
+     * prepared again or the interpreter is destroyed, also after a failed
+     * prepare.
+     */
+    void *node_data;
 } verge_op_context;
 
 typedef struct verge_kernel {
@@ -37,6 +56,7 @@ typedef struct verge_kernel {
     const char *dtypes;       /* supported input types, for docs: "float32" */
     verge_status (*prepare)(verge_op_context *ctx, const verge_node *node);
     verge_status (*invoke)(verge_op_context *ctx, const verge_node *node);
+    void (*release)(void *node_data); /* frees what prepare stored; NULL: free() */
 } verge_kernel;
 
 /* Returns the kernel for a builtin op (custom_name NULL) or a custom op, or NULL. */

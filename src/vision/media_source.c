@@ -58,6 +58,12 @@ struct verge_source {
     bool flushing;          /* the end of the input was sent to the decoder */
     bool finished;
 
+    /* Memory input (verge_source_open_buffer): the caller's bytes, read through `avio`. */
+    const uint8_t *buffer;
+    size_t buffer_size;
+    size_t buffer_pos;
+    AVIOContext *avio;
+
     bool network;
     double timeout;         /* seconds; <= 0 means no limit */
     int64_t deadline_us;    /* av_gettime_relative() limit for the blocking call in progress */
@@ -215,6 +221,66 @@ static verge_status source_fail_open(const verge_source *source, int error, cons
                       media_error_text(error, text, sizeof(text)));
 }
 
+enum { AVIO_BUFFER_SIZE = 32 * 1024 };
+
+/* Copies the next bytes of a memory input for FFmpeg's reader. */
+static int buffer_read(void *opaque, uint8_t *out, int size)
+{
+    verge_source *source = opaque;
+    size_t left = source->buffer_size - source->buffer_pos;
+    size_t count = size > 0 ? (size_t)size : 0;
+
+    if (left == 0)
+        return AVERROR_EOF;
+    if (count > left)
+        count = left;
+    memcpy(out, source->buffer + source->buffer_pos, count);
+    source->buffer_pos += count;
+    return (int)count;
+}
+
+/* Moves within a memory input; positions outside 0..size are refused. */
+static int64_t buffer_seek(void *opaque, int64_t offset, int whence)
+{
+    verge_source *source = opaque;
+    int64_t base;
+
+    switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE: return (int64_t)source->buffer_size;
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = (int64_t)source->buffer_pos; break;
+    case SEEK_END: base = (int64_t)source->buffer_size; break;
+    default: return AVERROR(EINVAL);
+    }
+    if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0)
+        return AVERROR(EINVAL);
+    /* Past the end is allowed, as for a file: the next read then reports the end. */
+    if ((uint64_t)(base + offset) > source->buffer_size)
+        source->buffer_pos = source->buffer_size;
+    else
+        source->buffer_pos = (size_t)(base + offset);
+    return base + offset;
+}
+
+/* Attaches a reader over the caller's bytes to the demuxer (custom I/O). */
+static verge_status source_attach_buffer(verge_source *source)
+{
+    uint8_t *chunk = av_malloc(AVIO_BUFFER_SIZE);
+
+    if (chunk == NULL)
+        return verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "%s: cannot allocate a read buffer",
+                          source->uri);
+    source->avio = avio_alloc_context(chunk, AVIO_BUFFER_SIZE, 0, source, buffer_read, NULL,
+                                      buffer_seek);
+    if (source->avio == NULL) {
+        av_free(chunk);
+        return verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "%s: cannot allocate a reader", source->uri);
+    }
+    source->demuxer->pb = source->avio;
+    source->demuxer->flags |= AVFMT_FLAG_CUSTOM_IO;
+    return VERGE_OK;
+}
+
 static verge_status source_open_input(verge_source *source, const verge_source_options *options)
 {
     const AVInputFormat *input_format;
@@ -225,12 +291,36 @@ static verge_status source_open_input(verge_source *source, const verge_source_o
     verge_status status;
     int error;
 
-    status = source_classify(source, options->format, &url, &input_format);
-    if (status != VERGE_OK)
-        goto cleanup;
-    status = source_parse_input_options(source, options->input_options, &dictionary);
-    if (status != VERGE_OK)
-        goto cleanup;
+    if (source->buffer != NULL) {
+        /* Bytes in memory: no name to classify; FFmpeg probes the contents. */
+        url = "";
+        input_format = NULL;
+        source->info.kind = VERGE_SOURCE_VIDEO;
+        if (options->format != NULL) {
+            input_format = av_find_input_format(options->format);
+            if (input_format == NULL) {
+                status = verge_fail(VERGE_STATUS_UNSUPPORTED,
+                                    "%s: input format '%s' is not in this FFmpeg build "
+                                    "(list them with: ffmpeg -formats)",
+                                    source->uri, options->format);
+                goto cleanup;
+            }
+        }
+        if (options->input_options != NULL && options->input_options[0] != '\0' &&
+            av_dict_parse_string(&dictionary, options->input_options, "=", ":", 0) < 0) {
+            status = verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
+                                "%s: input options '%s' are not key=value pairs separated by ':'",
+                                source->uri, options->input_options);
+            goto cleanup;
+        }
+    } else {
+        status = source_classify(source, options->format, &url, &input_format);
+        if (status != VERGE_OK)
+            goto cleanup;
+        status = source_parse_input_options(source, options->input_options, &dictionary);
+        if (status != VERGE_OK)
+            goto cleanup;
+    }
 
     source->demuxer = avformat_alloc_context();
     if (source->demuxer == NULL) {
@@ -240,6 +330,14 @@ static verge_status source_open_input(verge_source *source, const verge_source_o
     }
     source->demuxer->interrupt_callback.callback = source_interrupt;
     source->demuxer->interrupt_callback.opaque = source;
+    if (source->buffer != NULL) {
+        status = source_attach_buffer(source);
+        if (status != VERGE_OK) {
+            avformat_free_context(source->demuxer);
+            source->demuxer = NULL;
+            goto cleanup;
+        }
+    }
 
     failure = source->info.kind == VERGE_SOURCE_CAMERA ? "cannot open camera" : "cannot open";
     source_arm_deadline(source);
@@ -256,7 +354,8 @@ static verge_status source_open_input(verge_source *source, const verge_source_o
                       entry->key, source->demuxer->iformat->name);
 
     /* A file read by an image demuxer holds one picture; standard input may carry many. */
-    if (source->info.kind == VERGE_SOURCE_VIDEO && strcmp(source->uri, "-") != 0 &&
+    if (source->info.kind == VERGE_SOURCE_VIDEO &&
+        (source->buffer != NULL || strcmp(source->uri, "-") != 0) &&
         demuxer_reads_still_images(source->demuxer->iformat))
         source->info.kind = VERGE_SOURCE_IMAGE;
     source->info.is_still = source->info.kind == VERGE_SOURCE_IMAGE;
@@ -354,18 +453,14 @@ static void source_fill_info(verge_source *source)
     snprintf(info->format, sizeof(info->format), "%s", source->demuxer->iformat->name);
 }
 
-verge_status verge_source_open(const char *uri, const verge_source_options *options,
-                               verge_source **source_out)
+/* Opens a named input, or the bytes `buffer` (size > 0) that `uri` then only names. */
+static verge_status source_open(const char *uri, const uint8_t *buffer, size_t buffer_size,
+                                const verge_source_options *options, verge_source **source_out)
 {
     verge_source_options defaults;
     verge_source *source = NULL;
     verge_status status;
 
-    if (source_out == NULL)
-        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "verge_source_open: source is NULL");
-    *source_out = NULL;
-    if (uri == NULL || uri[0] == '\0')
-        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "verge_source_open: empty URI");
     if (options == NULL) {
         verge_source_options_init(&defaults);
         options = &defaults;
@@ -398,6 +493,8 @@ verge_status verge_source_open(const char *uri, const verge_source_options *opti
     source->timeout = options->timeout == 0 ? DEFAULT_TIMEOUT_S : options->timeout;
     source->start_pts = AV_NOPTS_VALUE;
     source->stream_index = -1;
+    source->buffer = buffer;
+    source->buffer_size = buffer_size;
 
     status = source_open_input(source, options);
     if (status != VERGE_OK)
@@ -419,6 +516,41 @@ verge_status verge_source_open(const char *uri, const verge_source_options *opti
 
 cleanup:
     verge_source_close(source);
+    return status;
+}
+
+verge_status verge_source_open(const char *uri, const verge_source_options *options,
+                               verge_source **source)
+{
+    if (source == NULL)
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "verge_source_open: source is NULL");
+    *source = NULL;
+    if (uri == NULL || uri[0] == '\0')
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "verge_source_open: empty URI");
+    return source_open(uri, NULL, 0, options, source);
+}
+
+verge_status verge_source_open_buffer(const void *data, size_t size, const char *name,
+                                      const verge_source_options *options, verge_source **source)
+{
+    verge_status status;
+
+    if (source == NULL)
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
+                          "verge_source_open_buffer: source is NULL");
+    *source = NULL;
+    if (name == NULL || name[0] == '\0')
+        name = "memory";
+    if (data == NULL || size == 0)
+        return verge_fail(VERGE_STATUS_INVALID_DATA, "%s: no bytes to decode (empty input)", name);
+    status = source_open(name, data, size, options, source);
+    /* Memory cannot fail to read: what FFmpeg reports as an I/O error is bad data. */
+    if (status == VERGE_STATUS_IO_ERROR) {
+        char message[512];
+
+        snprintf(message, sizeof(message), "%s", verge_error_message());
+        status = verge_fail(VERGE_STATUS_INVALID_DATA, "%s", message);
+    }
     return status;
 }
 
@@ -721,6 +853,11 @@ void verge_source_close(verge_source *source)
     av_packet_free(&source->packet);
     avcodec_free_context(&source->decoder);
     avformat_close_input(&source->demuxer);
+    if (source->avio != NULL) {
+        /* A custom reader belongs to the caller of avformat_open_input(), not to the demuxer. */
+        av_freep(&source->avio->buffer);
+        avio_context_free(&source->avio);
+    }
     media_log_flush();
     free(source->uri);
     free(source);

@@ -131,6 +131,13 @@ static inline verge_status op_test_run(op_test *t)
 
 static inline void op_test_free(op_test *t)
 {
+    if (t->ctx.node_data != NULL && t->kernel != NULL) {
+        if (t->kernel->release != NULL)
+            t->kernel->release(t->ctx.node_data);
+        else
+            free(t->ctx.node_data);
+        t->ctx.node_data = NULL;
+    }
     for (int o = 0; o < t->node.num_outputs; o++) {
         free(t->tensors[t->outputs[o]].data);
         t->tensors[t->outputs[o]].data = NULL;

@@ -1,0 +1,66 @@
+/*
+ * Broker options shared by `verge serve`, `verge submit` and `verge
+ * loadgen`: --broker, TLS files, credentials, client id and keepalive.
+ */
+#ifndef VERGE_CLI_MQTT_ARGS_H
+#define VERGE_CLI_MQTT_ARGS_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "verge/net.h"
+
+/* getopt_long codes of the shared options; command-specific codes start below 1000. */
+enum {
+    MQTT_ARG_BROKER = 1000,
+    MQTT_ARG_CAFILE,
+    MQTT_ARG_CAPATH,
+    MQTT_ARG_CERT,
+    MQTT_ARG_KEY,
+    MQTT_ARG_INSECURE,
+    MQTT_ARG_USERNAME,
+    MQTT_ARG_PASSWORD,
+    MQTT_ARG_CLIENT_ID,
+    MQTT_ARG_KEEPALIVE,
+};
+
+/* Entries for a getopt_long table, to place before its terminating NULL entry. */
+#define MQTT_ARGS_LONG_OPTIONS                                       \
+    {"broker", required_argument, NULL, MQTT_ARG_BROKER},           \
+    {"cafile", required_argument, NULL, MQTT_ARG_CAFILE},           \
+    {"capath", required_argument, NULL, MQTT_ARG_CAPATH},           \
+    {"cert", required_argument, NULL, MQTT_ARG_CERT},               \
+    {"key", required_argument, NULL, MQTT_ARG_KEY},                 \
+    {"insecure", no_argument, NULL, MQTT_ARG_INSECURE},             \
+    {"username", required_argument, NULL, MQTT_ARG_USERNAME},       \
+    {"password", required_argument, NULL, MQTT_ARG_PASSWORD},       \
+    {"client-id", required_argument, NULL, MQTT_ARG_CLIENT_ID},     \
+    {"keepalive", required_argument, NULL, MQTT_ARG_KEEPALIVE}
+
+/*
+ * Applies one shared option. Returns 1 when `code` is one of them (0 when
+ * it is not, -1 after printing a message for a bad value).
+ */
+int mqtt_args_handle(const char *command, int code, const char *value, verge_mqtt_options *options);
+
+/*
+ * Checks that --broker was given and fills the password from
+ * $VERGE_MQTT_PASSWORD when --username came without --password. Returns 0,
+ * or -1 after printing a message.
+ */
+int mqtt_args_finish(const char *command, verge_mqtt_options *options);
+
+/* Prints the help lines of the shared options. */
+void mqtt_args_help(FILE *out);
+
+/* Parses a number in min..max; prints "COMMAND: invalid value ..." and returns -1 otherwise. */
+int cli_parse_number(const char *command, const char *text, const char *option, double min,
+                     double max, double *value);
+
+/* Parses a byte count with an optional K, M or G suffix (powers of 1024). */
+int cli_parse_bytes(const char *command, const char *text, const char *option, size_t *value);
+
+/* A verge_log callback that writes "COMMAND: [warning: ]message" lines; user is the command name. */
+void cli_log_to_stderr(verge_log_level level, const char *message, void *user);
+
+#endif

@@ -1,0 +1,409 @@
+/*
+ * `verge features` end to end: the default recipe on the real CO2 series
+ * against the library and a two-pass reference, time column, output
+ * formats, standard input, and a clear message with the line number for
+ * every kind of bad input.
+ */
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "cli_run.h"
+#include "verge/npy.h"
+#include "verge/signal.h"
+
+static char work_dir[] = "/tmp/verge_features_cli_XXXXXX";
+static char co2_path[512];
+
+static void write_text(const char *name, const char *text, char *path, size_t size)
+{
+    snprintf(path, size, "%s/%s", work_dir, name);
+    FILE *file = fopen(path, "wb");
+    if (file != NULL) {
+        fputs(text, file);
+        fclose(file);
+    }
+}
+
+/* Parses CSV output rows (after the header) into values; returns the row count. */
+static size_t parse_rows(const char *text, size_t skip_fields, double *values, size_t columns,
+                         size_t capacity)
+{
+    const char *line = strchr(text, '\n');
+    size_t rows = 0;
+
+    while (line != NULL && line[1] != '\0' && rows < capacity) {
+        const char *p = line + 1;
+        for (size_t f = 0; f < skip_fields; f++)
+            p = strchr(p, ',') + 1;
+        for (size_t c = 0; c < columns; c++) {
+            char *end;
+            values[rows * columns + c] = strtod(p, &end);
+            p = end + 1;
+        }
+        rows++;
+        line = strchr(line + 1, '\n');
+    }
+    return rows;
+}
+
+/* Reads the CO2 values with the library, for the expected results. */
+static double *read_co2(size_t *count)
+{
+    verge_series_reader *reader = NULL;
+    verge_series_chunk chunk;
+    double *x = NULL;
+    size_t n = 0;
+
+    if (verge_series_reader_open(co2_path, NULL, &reader) != VERGE_OK)
+        return NULL;
+    while (verge_series_reader_next(reader, &chunk) == VERGE_OK) {
+        x = realloc(x, (n + chunk.count) * sizeof(*x));
+        memcpy(x + n, chunk.values, chunk.count * sizeof(*x));
+        n += chunk.count;
+    }
+    verge_series_reader_close(reader);
+    *count = n;
+    return x;
+}
+
+/* The default job: median fill, window 10, step 1, mean,std,energy. */
+static void default_recipe_on_co2(void)
+{
+    const char *args[] = {"features", co2_path, NULL};
+    cli_result r = cli_run(work_dir, NULL, args);
+    size_t n = 0;
+    double *x = read_co2(&n);
+
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_MSG(strncmp(r.out, "mean,std,energy\n", 16) == 0, "header: %.40s", r.out);
+    CHECK_MSG(r.err[0] == '\0', "stderr: %s", r.err);
+
+    const size_t rows = n - 9;
+    double *got = malloc((rows + 1) * 3 * sizeof(*got));
+    CHECK_EQ_INT(parse_rows(r.out, 0, got, 3, rows + 1), rows);
+
+    /* Fill with pandas' median (338.3), then a plain two-pass computation per window. */
+    double median = 0;
+    CHECK_OK(verge_series_median(x, n, &median));
+    CHECK(median == 338.3);
+    for (size_t i = 0; i < n; i++)
+        x[i] = isnan(x[i]) ? median : x[i];
+    int bad = 0;
+    for (size_t j = 0; j < rows; j++) {
+        double sum = 0, sumsq = 0, m2 = 0;
+        for (size_t i = j; i < j + 10; i++) {
+            sum += x[i];
+            sumsq += x[i] * x[i];
+        }
+        const double mean = sum / 10;
+        for (size_t i = j; i < j + 10; i++)
+            m2 += (x[i] - mean) * (x[i] - mean);
+        const double std = sqrt(m2 / 10);
+        const double slack = 16 * 0x1p-53 * 400.0;
+        bad += !(fabs(got[j * 3] - mean) <= 1e-9 * mean);
+        bad += !(fabs(got[j * 3 + 1] - std) <= 1e-9 * std + slack);
+        bad += !(fabs(got[j * 3 + 2] - 10 * sumsq) <= 1e-9 * 10 * sumsq);
+        if (bad > 0 && bad < 4)
+            CHECK_MSG(0, "row %zu: %.17g %.17g %.17g, expected %.17g %.17g %.17g", j, got[j * 3],
+                      got[j * 3 + 1], got[j * 3 + 2], mean, std, 10 * sumsq);
+    }
+    CHECK_EQ_INT(bad, 0);
+    free(got);
+    free(x);
+    cli_result_free(&r);
+}
+
+static void time_column_and_jsonl(void)
+{
+    const char *csv_args[] = {"features", co2_path, "--time-column", "timestamp", "--window",
+                              "4", "--step", "2", "--fill", "linear", "--features", "min,max",
+                              NULL};
+    cli_result r = cli_run(work_dir, NULL, csv_args);
+
+    CHECK_EQ_INT(r.status, 0);
+    /* Window 0 ends on the 4th week, 1958-04-19; the next one two weeks later. */
+    CHECK_MSG(strncmp(r.out, "timestamp,min,max\n1958-04-19,316.1,317.6\n1958-05-03,316.4,317.6\n",
+                      64) == 0,
+              "output starts: %.80s", r.out);
+    cli_result_free(&r);
+
+    const char *json_args[] = {"features", co2_path, "--time-column", "0", "--window", "4",
+                               "--step", "2", "--fill", "linear", "--features", "min,max",
+                               "--output-format", "jsonl", NULL};
+    r = cli_run(work_dir, NULL, json_args);
+    CHECK_EQ_INT(r.status, 0);
+    const char *first_line = "{\"timestamp\":\"1958-04-19\",\"min\":316.1,\"max\":317.6}\n";
+    CHECK_MSG(strncmp(r.out, first_line, strlen(first_line)) == 0,
+              "output starts: %.80s", r.out);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"timestamp\":"), (2284 - 4) / 2 + 1);
+    cli_result_free(&r);
+}
+
+static void npy_output_matches_csv(void)
+{
+    char npy_path[600];
+    snprintf(npy_path, sizeof(npy_path), "%s/features.npy", work_dir);
+    const char *npy_args[] = {"features", co2_path, "--features", "mean,rms,p2p",
+                              "--output", npy_path, NULL};
+    const char *csv_args[] = {"features", co2_path, "--features", "mean,rms,p2p", NULL};
+    cli_result a = cli_run(work_dir, NULL, npy_args);
+    cli_result b = cli_run(work_dir, NULL, csv_args);
+    verge_array array = {0};
+
+    CHECK_EQ_INT(a.status, 0);
+    CHECK_EQ_INT(b.status, 0);
+    CHECK_OK(verge_npy_read(npy_path, &array));
+    CHECK_EQ_INT(array.rank, 2);
+    CHECK_EQ_INT(array.dims[0], 2275);
+    CHECK_EQ_INT(array.dims[1], 3);
+    double *csv = malloc(2276 * 3 * sizeof(*csv));
+    CHECK_EQ_INT(parse_rows(b.out, 0, csv, 3, 2276), 2275);
+    if (array.dtype == VERGE_DTYPE_FLOAT64 && array.dims[0] == 2275)
+        CHECK(memcmp(array.data, csv, 2275 * 3 * sizeof(double)) == 0);
+    free(csv);
+    verge_array_free(&array);
+    cli_result_free(&a);
+    cli_result_free(&b);
+
+    /* Standard output redirected to a file works; a pipe cannot take the header rewrite. */
+    const char *redirect_args[] = {"features", co2_path, "--output-format", "npy", NULL};
+    a = cli_run(work_dir, NULL, redirect_args);
+    CHECK_EQ_INT(a.status, 0);
+    CHECK(memcmp(a.out, "\x93NUMPY", 6) == 0);
+    cli_result_free(&a);
+
+    char command[1200], text[512] = "";
+    snprintf(command, sizeof(command), "\"%s\" features \"%s\" --output-format npy 2>&1 | cat",
+             getenv("VERGE_BIN"), co2_path);
+    FILE *pipe = popen(command, "r");
+    if (pipe != NULL) {
+        size_t n = fread(text, 1, sizeof(text) - 1, pipe);
+        text[n] = '\0';
+        pclose(pipe);
+    }
+    CHECK_MSG(strstr(text, "needs a regular file") != NULL, "through a pipe: %s", text);
+
+    /* .npy cannot carry a time column. */
+    const char *time_args[] = {"features", co2_path, "--output", npy_path, "--time-column",
+                               "timestamp", NULL};
+    a = cli_run(work_dir, NULL, time_args);
+    CHECK_EQ_INT(a.status, 2);
+    CHECK(strstr(a.err, "cannot carry --time-column") != NULL);
+    cli_result_free(&a);
+}
+
+/* Standard input with a streaming fill gives what the file gives. */
+static void standard_input(void)
+{
+    const char *file_args[] = {"features", co2_path, "--fill", "ffill", "--window", "256",
+                               "--step", "64", "--features", "mean,std,rms,energy,band_energy:4",
+                               NULL};
+    const char *pipe_args[] = {"features", "-", "--fill", "ffill", "--window", "256", "--step",
+                               "64", "--features", "mean,std,rms,energy,band_energy:4", NULL};
+    cli_result a = cli_run(work_dir, NULL, file_args);
+    cli_result b = cli_run(work_dir, co2_path, pipe_args);
+
+    CHECK_EQ_INT(a.status, 0);
+    CHECK_EQ_INT(b.status, 0);
+    CHECK(strcmp(a.out, b.out) == 0);
+    CHECK_EQ_INT(cli_count_lines(a.out, ","), (2284 - 256) / 64 + 1 + 1);
+    cli_result_free(&a);
+    cli_result_free(&b);
+
+    /* Median fill from standard input reads it whole first. */
+    const char *median_args[] = {"features", "-", NULL};
+    const char *median_file_args[] = {"features", co2_path, NULL};
+    a = cli_run(work_dir, co2_path, median_args);
+    b = cli_run(work_dir, NULL, median_file_args);
+    CHECK_EQ_INT(a.status, 0);
+    CHECK(strcmp(a.out, b.out) == 0);
+    cli_result_free(&a);
+    cli_result_free(&b);
+}
+
+static void raw_binary_input(void)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/series.f32", work_dir);
+    FILE *file = fopen(path, "wb");
+    const float values[] = {1, 2, 3, 4, 5, 6};
+    fwrite(values, sizeof(float), 6, file);
+    fclose(file);
+
+    const char *args[] = {"features", path, "--window", "3", "--features", "mean,min", NULL};
+    cli_result r = cli_run(work_dir, NULL, args);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK(strcmp(r.out, "mean,min\n2.0,1.0\n3.0,2.0\n4.0,3.0\n5.0,4.0\n") == 0);
+    cli_result_free(&r);
+}
+
+typedef struct bad_case {
+    const char *content; /* NULL: use the path as given */
+    const char *extra[6];
+    int status;
+    const char *message;
+} bad_case;
+
+static void bad_input_messages(void)
+{
+    static const bad_case cases[] = {
+        {"t,value\n1,2\n2,abc\n3,4\n", {NULL}, 1, "line 3: column 'value': 'abc' is not a number"},
+        {"t,value\n1,2\n2,3,9\n3,4\n", {NULL}, 1, "line 3: 3 fields, but the header has 2"},
+        {"t,reading\n1,2\n", {NULL}, 1, "value column 'value' is not in the header"},
+        {"", {NULL}, 1, "input is empty"},
+        {"t,value\n", {NULL}, 1, "no data rows"},
+        {"t,value\n1,2\n2,3\n", {NULL}, 1, "window of 10 samples is larger than the series (2 samples)"},
+        {"t,value\n1,2\n2,3\n", {"--window", "0", NULL}, 2, "invalid value '0' for --window"},
+        {"t,value\n1,2\n2,3\n", {"--window", "ten", NULL}, 2, "invalid value 'ten' for --window"},
+        {"t,value\n1,2\n2,3\n", {"--features", "mean,median", NULL}, 2, "unknown feature 'median'"},
+        {"t,value\n1,2\n2,3\n", {"--fill", "zero", NULL}, 2, "unknown fill rule 'zero'"},
+        {"t,value\n1,2\n2,3\n", {"--column", "temp", NULL}, 1, "value column 'temp' is not in the header"},
+        {"t,value\n1,\n2,\n", {"--window", "1", NULL}, 1, "all 2 samples are missing"},
+        {"t,value\n1,2\n", {"--bogus", NULL}, 2, "unknown option '--bogus'"},
+        {NULL, {NULL}, 1, "cannot open"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[600];
+        const char *args[12] = {"features", NULL};
+        int argc = 1;
+
+        if (cases[i].content != NULL)
+            write_text("bad.csv", cases[i].content, path, sizeof(path));
+        else
+            snprintf(path, sizeof(path), "%s/missing.csv", work_dir);
+        args[argc++] = path;
+        for (int e = 0; cases[i].extra[e] != NULL; e++)
+            args[argc++] = cases[i].extra[e];
+        args[argc] = NULL;
+
+        cli_result r = cli_run(work_dir, NULL, args);
+        CHECK_MSG(r.status == cases[i].status, "case %zu: exit %d, expected %d (%s)", i, r.status,
+                  cases[i].status, r.err);
+        CHECK_MSG(strstr(r.err, cases[i].message) != NULL, "case %zu: stderr '%s' lacks '%s'", i,
+                  r.err, cases[i].message);
+        cli_result_free(&r);
+    }
+}
+
+static void skip_bad_rows(void)
+{
+    char path[600];
+    write_text("skip.csv", "t,value\n1,1\n2,abc\n3,3\n4,4,4\n5,5\n", path, sizeof(path));
+    const char *args[] = {"features", path, "--window", "2", "--features", "mean", "--on-error",
+                          "skip", NULL};
+    cli_result r = cli_run(work_dir, NULL, args);
+
+    CHECK_EQ_INT(r.status, 0);
+    CHECK(strcmp(r.out, "mean\n2.0\n4.0\n") == 0);
+    CHECK_MSG(strstr(r.err, "skipped 2 bad rows (first: line 3: column 'value': 'abc' is not a "
+                            "number)") != NULL,
+              "stderr: %s", r.err);
+    cli_result_free(&r);
+
+    /* Without skip, the message says how to skip. */
+    const char *fail_args[] = {"features", path, "--window", "2", NULL};
+    r = cli_run(work_dir, NULL, fail_args);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK(strstr(r.err, "--on-error skip") != NULL);
+    cli_result_free(&r);
+}
+
+static void nan_windows_are_reported(void)
+{
+    char path[600];
+    write_text("gaps.csv", "value\n1\n2\n\n3\nNA\n5\n6\n7\n", path, sizeof(path));
+    const char *args[] = {"features", path, "--window", "2", "--fill", "none", "--features",
+                          "mean", NULL};
+    cli_result r = cli_run(work_dir, NULL, args);
+
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_MSG(strcmp(r.out, "mean\n1.5\n2.5\nnan\nnan\n5.5\n6.5\n") == 0, "output: %s", r.out);
+    CHECK(strstr(r.err, "2 windows contained NaN") != NULL);
+    cli_result_free(&r);
+
+    const char *help[] = {"features", "--help", NULL};
+    r = cli_run(work_dir, NULL, help);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK(strstr(r.out, "--on-error fail|skip") != NULL);
+    cli_result_free(&r);
+}
+
+/* With a streaming fill, rows leave while the input is still open (the `tail -f` case). */
+static void live_pipe_rows_arrive_early(void)
+{
+    int to_child[2], from_child[2];
+    const char *bin = getenv("VERGE_BIN");
+
+    if (pipe(to_child) != 0 || pipe(from_child) != 0) {
+        CHECK_MSG(0, "pipe failed");
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(to_child[0], 0);
+        dup2(from_child[1], 1);
+        close(to_child[1]);
+        close(from_child[0]);
+        execl(bin, bin, "features", "-", "--window", "2", "--fill", "ffill", "--features",
+              "mean", (char *)NULL);
+        _exit(127);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+
+    const char *rows = "value\n1\n2\nNA\n4\n";
+    CHECK(write(to_child[1], rows, strlen(rows)) == (ssize_t)strlen(rows));
+
+    /* Read until the three rows are there, for at most 10 seconds, with stdin still open. */
+    char text[256] = "";
+    size_t length = 0;
+    const char *expected = "mean\n1.5\n2.0\n3.0\n"; /* NA takes the 2 before it */
+    for (int tries = 0; tries < 100 && strcmp(text, expected) != 0; tries++) {
+        struct pollfd poll_fd = {from_child[0], POLLIN, 0};
+        if (poll(&poll_fd, 1, 100) == 1) {
+            ssize_t n = read(from_child[0], text + length, sizeof(text) - 1 - length);
+            if (n <= 0)
+                break;
+            length += (size_t)n;
+            text[length] = '\0';
+        }
+    }
+    CHECK_MSG(strcmp(text, expected) == 0, "before end of input: '%s'", text);
+
+    close(to_child[1]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(from_child[0]);
+}
+
+int main(void)
+{
+    if (mkdtemp(work_dir) == NULL) {
+        fprintf(stderr, "cannot create %s\n", work_dir);
+        return 1;
+    }
+    check_data_path("sensors/co2_mauna_loa_weekly.csv", co2_path);
+
+    RUN(default_recipe_on_co2);
+    RUN(time_column_and_jsonl);
+    RUN(npy_output_matches_csv);
+    RUN(standard_input);
+    RUN(raw_binary_input);
+    RUN(bad_input_messages);
+    RUN(skip_bad_rows);
+    RUN(nan_windows_are_reported);
+    RUN(live_pipe_rows_arrive_early);
+
+    char command[700];
+    snprintf(command, sizeof(command), "rm -rf '%s'", work_dir);
+    if (system(command) != 0)
+        fprintf(stderr, "could not remove %s\n", work_dir);
+    return check_summary();
+}

@@ -38,6 +38,8 @@ typedef struct detector {
     cli_detector pipeline;
     char **used_names;         /* annotated file names already written, to keep them distinct */
     int num_used_names;
+    char **sources;            /* every source of the command, which --out must not replace */
+    int num_sources;
 } detector;
 
 static double now_ms(void)
@@ -81,7 +83,7 @@ static int parse_number(const char *text, const char *option, double min, double
     errno = 0;
     *value = strtod(text, &end);
     if (errno != 0 || end == text || *end != '\0' || !(*value >= min && *value <= max)) {
-        fprintf(stderr, "verge detect: invalid value '%s' for %s: expected a number in %g..%g\n",
+        fprintf(stderr, "verge detect: invalid value '%s' for %s: expected a number in %.15g..%.15g\n",
                 text, option, min, max);
         return -1;
     }
@@ -190,6 +192,13 @@ static int split_arguments(int argc, char **argv, detect_options *options, char 
                 positional[num_positional++] = argv[i];
             break;
         }
+        if (arg[0] == '-' && arg[1] != '-' && arg[1] != '\0' && arg[2] != '\0') {
+            fprintf(stderr, "verge detect: unknown option '%s': long options start with '--' "
+                            "(--%s); a file whose name starts with '-' can be given as ./%s\n",
+                    arg, arg + 1, arg);
+            free(flags);
+            return -1;
+        }
         if (arg[0] == '-' && arg[1] != '\0') {
             flags[num_flags++] = argv[i];
             /* Options that take a value in the next argument. */
@@ -205,6 +214,20 @@ static int split_arguments(int argc, char **argv, detect_options *options, char 
     if (first < 0)
         return first;
     return num_positional;
+}
+
+/* Returns true when `path` exists and is the same file as one of the sources. */
+static bool overwrites_source(const detector *d, const char *path)
+{
+    struct stat out, in;
+
+    if (stat(path, &out) != 0)
+        return false;
+    for (int i = 0; i < d->num_sources; i++) {
+        if (stat(d->sources[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+            return true;
+    }
+    return false;
 }
 
 /* Builds DIR/NAME for the annotated copy of `uri`, distinct from earlier names. */
@@ -284,6 +307,7 @@ static int run_source(detector *d, const char *uri)
     const verge_source_info *info;
     verge_detection detections[CLI_DETECTOR_MAX_DETECTIONS];
     char out_path[PATH_MAX];
+    int64_t frames = 0;
     int result = 1;
 
     verge_source_options_init(&source_options);
@@ -298,6 +322,11 @@ static int run_source(detector *d, const char *uri)
     if (options->out_dir != NULL && annotated_path(d, uri, info->is_still, out_path,
                                                    sizeof(out_path)) != 0) {
         fprintf(stderr, "verge detect: out of memory\n");
+        goto done;
+    }
+    if (options->out_dir != NULL && overwrites_source(d, out_path)) {
+        fprintf(stderr, "verge detect: %s: the annotated copy %s would replace a source file; "
+                        "choose another --out folder\n", uri, out_path);
         goto done;
     }
 
@@ -322,6 +351,7 @@ static int run_source(detector *d, const char *uri)
                     verge_error_message());
             goto done;
         }
+        frames++;
         cli_write_frame_json(stdout, NULL, uri, &frame, verge_head_get_spec(d->pipeline.head),
                              detections, count, timing);
         fflush(stdout);
@@ -344,6 +374,12 @@ static int run_source(detector *d, const char *uri)
             fprintf(stderr, "verge detect: %s\n", verge_error_message());
             goto done;
         }
+    }
+    if (frames == 0) {
+        fprintf(stderr, "verge detect: %s: no frame could be decoded%s\n", uri,
+                strcmp(uri, "-") == 0 ? " (MP4 cannot be read from a pipe: send MPEG-TS, "
+                                        "Matroska or MJPEG)" : "");
+        goto done;
     }
     result = 0;
 
@@ -405,11 +441,23 @@ int verge_cmd_detect(int argc, char **argv)
         return 1;
     }
 
+    if (options.head_name != NULL) {
+        const verge_head_spec *spec;
+
+        if (verge_head_find(options.head_name, &spec) != VERGE_OK) {
+            fprintf(stderr, "verge detect: %s\n", verge_error_message());
+            free(positional);
+            return 2;
+        }
+    }
+
     if (detector_open(&d, &options) != 0) {
         detector_close(&d);
         free(positional);
         return 1;
     }
+    d.sources = positional + 1;
+    d.num_sources = count - 1;
     for (int i = 1; i < count; i++)
         failures += run_source(&d, positional[i]);
     detector_close(&d);

@@ -315,7 +315,10 @@ int verge_cmd_info(int argc, char **argv)
             fprintf(stderr, "verge info: option %s needs a value\n", argv[optind - 1]);
             return 2;
         default:
-            fprintf(stderr, "verge info: unknown option '%s'\n", argv[optind - 1]);
+            if (optopt != 0)
+                fprintf(stderr, "verge info: unknown option '-%c'\n", optopt);
+            else
+                fprintf(stderr, "verge info: unknown option '%s'\n", argv[optind - 1]);
             return 2;
         }
     }
@@ -349,6 +352,9 @@ int verge_cmd_info(int argc, char **argv)
         print_json(model, report);
     else
         print_text(model, report);
+    if (report->prepare_error[0] != '\0' && num_shapes == 0)
+        fprintf(stderr, "verge info: if an input takes data of any size (audio of any length, "
+                        "for example), give its size with --input-shape NAME=D0,D1,...\n");
     result = report->total_problems == 0 && report->prepare_error[0] == '\0' ? 0 : 1;
     free(report);
     verge_model_free(model);

@@ -42,5 +42,10 @@ int verge_cmd_operators(int argc, char **argv)
         else
             printf("%-28s %s\n", name, kernel->dtypes);
     }
+    /* IF has no kernel in the registry: the interpreter runs its branch subgraphs itself. */
+    if (markdown)
+        printf("| IF | %d | bool condition; branches are subgraphs |\n", VERGE_OP_IF);
+    else
+        printf("%-28s %s\n", "IF", "bool condition; branches are subgraphs");
     return 0;
 }

@@ -139,7 +139,10 @@ static int parse_options(int argc, char **argv, run_options *options)
             fprintf(stderr, "verge run: option %s needs a value\n", argv[optind - 1]);
             return 1;
         default:
-            fprintf(stderr, "verge run: unknown option '%s'\n", argv[optind - 1]);
+            if (optopt != 0)
+                fprintf(stderr, "verge run: unknown option '-%c'\n", optopt);
+            else
+                fprintf(stderr, "verge run: unknown option '%s'\n", argv[optind - 1]);
             return 1;
         }
     }

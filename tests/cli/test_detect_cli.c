@@ -273,7 +273,7 @@ static void bad_inputs_fail_clearly(void)
                   "stderr: %s", r.err);
         cli_result_free(&r);
         r = cli_run(work_dir, NULL, unknown);
-        CHECK_EQ_INT(r.status, 1);
+        CHECK_EQ_INT(r.status, 2);
         CHECK_MSG(strstr(r.err, "yolo9000") != NULL &&
                       strstr(r.err, "blazeface_short_range") != NULL,
                   "stderr: %s", r.err);
@@ -299,6 +299,48 @@ static void bad_inputs_fail_clearly(void)
     }
 }
 
+/* --out into the source's own folder must not replace the source. */
+static void out_never_replaces_source(void)
+{
+    char command[1200];
+    const char *args[] = {"detect", model, work("same/g.jpg"), "--out", work("same"), NULL};
+    cli_result r;
+    struct stat before, after;
+
+    snprintf(command, sizeof(command), "mkdir -p '%s' && cp '%s' '%s'", work("same"),
+             data("images/grace_hopper.jpg"), work("same/g.jpg"));
+    CHECK_EQ_INT(run_shell(command), 0);
+    CHECK_EQ_INT(stat(work("same/g.jpg"), &before), 0);
+
+    r = cli_run(work_dir, NULL, args);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_MSG(strstr(r.err, "would replace a source file") != NULL, "stderr: %s", r.err);
+    CHECK_EQ_INT(stat(work("same/g.jpg"), &after), 0);
+    CHECK_EQ_INT(after.st_size, before.st_size);
+    CHECK(after.st_mtime == before.st_mtime);
+    cli_result_free(&r);
+}
+
+static void unusable_inputs_fail(void)
+{
+    const char *dash[] = {"detect", model, data("images/coffee.png"), "-score", "0.1", NULL};
+    const char *pipe[] = {"detect", model, "-", NULL};
+    cli_result r = cli_run(work_dir, NULL, dash);
+
+    /* A single-dash word is named as typed, with the two ways out. */
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_MSG(strstr(r.err, "'-score'") != NULL && strstr(r.err, "--score") != NULL,
+              "stderr: %s", r.err);
+    cli_result_free(&r);
+
+    /* MP4 keeps its index at the end, so a pipe yields no frame: that is a failure. */
+    r = cli_run(work_dir, data("video/vtest_10s.mp4"), pipe);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_MSG(strstr(r.err, "no frame could be decoded") != NULL, "stderr: %s", r.err);
+    CHECK_EQ_INT(strlen(r.out), 0);
+    cli_result_free(&r);
+}
+
 int main(void)
 {
     char command[600];
@@ -314,6 +356,8 @@ int main(void)
     RUN(frame_selection_options);
     RUN(reads_standard_input);
     RUN(bad_inputs_fail_clearly);
+    RUN(out_never_replaces_source);
+    RUN(unusable_inputs_fail);
 
     snprintf(command, sizeof(command), "rm -rf '%s'", work_dir);
     run_shell(command);

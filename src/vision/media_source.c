@@ -526,7 +526,9 @@ verge_status verge_source_open(const char *uri, const verge_source_options *opti
         return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "verge_source_open: source is NULL");
     *source = NULL;
     if (uri == NULL || uri[0] == '\0')
-        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "verge_source_open: empty URI");
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
+                          "the source name is empty; give a file path, a URL or - for "
+                          "standard input");
     return source_open(uri, NULL, 0, options, source);
 }
 

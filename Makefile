@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 MODELS := .cache/models
 DEMO_OUT ?= annotated
 
-.PHONY: all deps models build demo test test-sanitize clean
+.PHONY: all deps models build demo test test-sanitize test-aarch64 clean
 
 all: build
 
@@ -39,6 +39,10 @@ test-sanitize: deps models
 	@cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVERGE_SANITIZE=ON >/dev/null
 	@cmake --build $(SANITIZE_BUILD) -j $(JOBS)
 	cd $(SANITIZE_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Cross-builds the kernels and their tests for AArch64 and runs them under qemu-aarch64.
+test-aarch64: deps models
+	@scripts/test-aarch64.sh
 
 clean:
 	rm -rf $(BUILD) $(SANITIZE_BUILD)

@@ -9,6 +9,7 @@ packages=(
   libkissfft-dev
   libmosquitto-dev mosquitto openssl
   ffmpeg ca-certificates
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 )
 
 missing=()

@@ -3,9 +3,12 @@
  *
  * verge_interpreter_create() prepares a model once: it resolves a kernel for
  * every operator, checks and propagates shapes, expands constant subgraphs
- * (float16 weights behind DEQUANTIZE, sparse weights behind DENSIFY) and
- * plans one arena for all activations from tensor lifetimes. After that,
- * verge_interpreter_invoke() runs the graph without allocating.
+ * (float16 weights behind DEQUANTIZE, sparse weights behind DENSIFY), merges
+ * an ADD, a RELU and a channel-appending PAD into the convolution before
+ * them where the result keeps every bit (the environment variable
+ * VERGE_FUSE=0 turns that off) and plans one arena for all activations from
+ * tensor lifetimes. After that, verge_interpreter_invoke() runs the graph
+ * without allocating.
  *
  * Typical use:
  *

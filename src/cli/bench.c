@@ -2,14 +2,15 @@
  * `verge bench MODEL [options]`: how fast a model runs here.
  *
  * Prepares the model once, runs --warmup untimed inferences, then --runs
- * timed ones on the same inputs (random by default, or .npy files), and
- * reports latency (min, median, p90, p99, mean, in milliseconds),
- * throughput, the planned arena, the process's peak resident memory and the
- * achieved GFLOP/s. FLOPs count the multiply-adds of CONV_2D,
+ * timed ones on the same inputs (random by default, or .npy files). Reports
+ * latency (min, median, p90, p99, mean, in milliseconds), throughput, the
+ * planned arena, the process's peak resident memory and the achieved
+ * GFLOP/s. FLOPs count the multiply-adds of CONV_2D,
  * DEPTHWISE_CONV_2D, FULLY_CONNECTED, BATCH_MATMUL and transposed
  * convolutions as 2 each; other operators count none. --profile adds the
  * time per operator type and the ten slowest nodes, measured through the
- * interpreter's profiling hook (two clock reads per node).
+ * interpreter's profiling hook (two clock reads per node). "kernels" names
+ * the instruction set of the fast paths in use (VERGE_CPU, see src/core/cpu.h).
  *
  * Exit status: 0 on success, 1 when the model cannot be loaded, prepared or
  * run, 2 on a usage error.
@@ -27,6 +28,7 @@
 #include "cli/commands.h"
 #include "cli/json.h"
 #include "cli/model_args.h"
+#include "core/cpu.h"
 #include "model/graph.h"
 #include "verge/interpreter.h"
 #include "verge/model.h"
@@ -503,6 +505,7 @@ static void print_text(const bench_options *options, const verge_interpreter *in
 
     printf("model:       %s\n", options->model_path);
     printf("threads:     %d\n", options->threads);
+    printf("kernels:     %s\n", verge_cpu_isa_name(verge_cpu_isa_selected()));
     for (int i = 0; i < verge_interpreter_input_count(interpreter); i++) {
         const verge_tensor *in = verge_interpreter_input((verge_interpreter *)interpreter, i);
 
@@ -553,8 +556,9 @@ static void print_json(const bench_options *options, const verge_interpreter *in
 {
     printf("{\"model\":");
     json_write_string(stdout, options->model_path);
-    printf(",\"threads\":%d,\"runs\":%d,\"warmup\":%d,\"inputs\":[", options->threads,
-           options->runs, options->warmup);
+    printf(",\"threads\":%d,\"kernels\":\"%s\",\"runs\":%d,\"warmup\":%d,\"inputs\":[",
+           options->threads, verge_cpu_isa_name(verge_cpu_isa_selected()), options->runs,
+           options->warmup);
     for (int i = 0; i < verge_interpreter_input_count(interpreter); i++) {
         const verge_tensor *in = verge_interpreter_input((verge_interpreter *)interpreter, i);
 

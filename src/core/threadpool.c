@@ -1,5 +1,5 @@
 /*
- * The worker pool. Each job publishes a new claim word (see below); the
+ * The worker pool. Each job publishes a new claim word (see below). The
  * caller and the workers claim task indices from it until none is left, and
  * the thread that finishes the last task wakes the caller if it sleeps.
  */

@@ -2,7 +2,7 @@
  * A fixed pool of worker threads that splits one job into numbered tasks
  * (internal; kernels reach it through verge_op_context.pool).
  *
- * A pool of N threads owns N - 1 workers; the thread that calls
+ * A pool of N threads owns N - 1 workers. The thread that calls
  * verge_threadpool_run() takes tasks as well, so a 1-thread pool starts no
  * thread at all. Tasks are handed out one at a time from a shared counter,
  * so a worker that the OS delays does not hold the others back.
@@ -29,7 +29,7 @@ typedef struct verge_threadpool verge_threadpool;
 /* One task of a job: `index` is in [0, count). */
 typedef void (*verge_threadpool_task)(void *arg, int index);
 
-/* Most threads a pool may have. */
+/* Maximum number of threads in a pool. */
 #define VERGE_THREADPOOL_MAX_THREADS 256
 
 /*

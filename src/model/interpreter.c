@@ -10,6 +10,11 @@
  * laid out from tensor lifetimes so that tensors alive at the same time
  * never overlap.
  *
+ * After a first preparation has given every tensor its shape, the fusion
+ * pass (model/fuse.h) may merge nodes (an ADD and a RELU into the CONV_2D
+ * before them); the runner then prepares its rewritten copy of the nodes
+ * instead, and falls back to the graph's own nodes if that fails.
+ *
  * Each graph runs in a graph_runner. An IF node owns one child runner per
  * branch subgraph; the child's inputs are bound to the IF node's input
  * tensors (no copy), and the chosen branch's outputs are copied into the IF
@@ -21,6 +26,7 @@
 
 #include "core/core.h"
 #include "core/threadpool.h"
+#include "model/fuse.h"
 #include "model/graph.h"
 #include "ops/ops.h"
 #include "verge/interpreter.h"
@@ -46,6 +52,8 @@ struct graph_runner {
     int depth;
     const runner_shared *shared;
     bool inputs_bound;               /* input data is set by the parent before each run */
+    const verge_node *nodes;         /* the nodes that run: graph->nodes or fusion.nodes */
+    verge_fusion fusion;             /* merged nodes; empty when nothing was fused */
     verge_tensor *tensors;           /* this runner's copy of the graph's tensors */
     const verge_kernel **kernels;    /* per node; NULL for IF nodes */
     void **node_data;                /* per node: the state its kernel's prepare kept */
@@ -97,7 +105,7 @@ static const char *node_op_name(const verge_node *node)
 
 static verge_status node_failure(const graph_runner *r, int index, verge_status status)
 {
-    const verge_node *node = &r->graph->nodes[index];
+    const verge_node *node = &r->nodes[index];
 
     if (r->graph_index == 0)
         return verge_fail_prefix(status, "%s: node %d (%s)", verge_model_path(r->model), index,
@@ -122,6 +130,8 @@ static void runner_reset(graph_runner *r)
             free(r->node_data[n]);
     }
     free(r->node_data);
+    verge_fusion_free(&r->fusion);
+    r->nodes = r->graph->nodes;
     for (int i = 0; i < r->num_folded; i++)
         free(r->folded[i]);
     free(r->folded);
@@ -168,7 +178,7 @@ static verge_status allocate_constant_outputs(graph_runner *r, const verge_node 
 /* Runs a node whose inputs are all constants and keeps its outputs as constants. */
 static verge_status fold_node(graph_runner *r, int index)
 {
-    const verge_node *node = &r->graph->nodes[index];
+    const verge_node *node = &r->nodes[index];
     verge_status status = allocate_constant_outputs(r, node);
 
     if (status != VERGE_OK)
@@ -189,7 +199,7 @@ static verge_status fold_node(graph_runner *r, int index)
  */
 static verge_status check_dataflow(const graph_runner *r, int index, bool *produced)
 {
-    const verge_node *node = &r->graph->nodes[index];
+    const verge_node *node = &r->nodes[index];
 
     for (int i = 0; i < node->num_inputs; i++) {
         int t = node->inputs[i];
@@ -219,7 +229,7 @@ static verge_status check_dataflow(const graph_runner *r, int index, bool *produ
  */
 static verge_status prepare_if(graph_runner *r, int index)
 {
-    const verge_node *node = &r->graph->nodes[index];
+    const verge_node *node = &r->nodes[index];
     const verge_if_params *p = &node->params.if_graphs;
     const int branch_graphs[2] = {p->then_graph, p->else_graph};
     const verge_tensor *cond;
@@ -339,8 +349,8 @@ static verge_status prepare_nodes(graph_runner *r)
         if (produced[t] || tensor->storage != VERGE_STORAGE_ARENA || verge_tensor_count(tensor) != 0)
             continue;
         for (int n = 0; n < graph->num_nodes && !produced[t]; n++) {
-            for (int o = 0; o < graph->nodes[n].num_outputs; o++)
-                produced[t] = produced[t] || graph->nodes[n].outputs[o] == t;
+            for (int o = 0; o < r->nodes[n].num_outputs; o++)
+                produced[t] = produced[t] || r->nodes[n].outputs[o] == t;
         }
         if (produced[t]) {
             produced[t] = false;
@@ -352,8 +362,11 @@ static verge_status prepare_nodes(graph_runner *r)
     }
 
     for (int n = 0; n < graph->num_nodes; n++) {
-        const verge_node *node = &graph->nodes[n];
+        const verge_node *node = &r->nodes[n];
         bool all_constant = node->num_inputs > 0;
+
+        if (r->fusion.dropped != NULL && r->fusion.dropped[n])
+            continue;
 
         if (node->op == VERGE_OP_IF) {
             status = check_dataflow(r, n, produced);
@@ -506,7 +519,7 @@ static verge_status plan_arena(graph_runner *r)
         last[graph->inputs[i]] = r->plan_length;
     }
     for (int step = 0; step < r->plan_length; step++) {
-        const verge_node *node = &graph->nodes[r->plan[step]];
+        const verge_node *node = &r->nodes[r->plan[step]];
 
         for (int i = 0; i < node->num_inputs; i++) {
             int t = node->inputs[i];
@@ -564,14 +577,10 @@ done:
     return status;
 }
 
-/*
- * Restores every tensor except the graph inputs to its state in the model,
- * then prepares the nodes and plans the arena.
- */
-static verge_status runner_prepare(graph_runner *r)
+/* Frees the previous preparation and restores every tensor except the graph inputs. */
+static void runner_restore(graph_runner *r)
 {
     const verge_graph *graph = r->graph;
-    verge_status status;
 
     runner_reset(r);
     for (int t = 0; t < graph->num_tensors; t++) {
@@ -585,8 +594,43 @@ static verge_status runner_prepare(graph_runner *r)
         if (r->tensors[t].storage == VERGE_STORAGE_ARENA)
             r->tensors[t].data = NULL;
     }
+}
 
+/*
+ * Prepares the graph's nodes merged as the fusion pass plans from the
+ * prepared shapes. If nothing merges, the first preparation is kept. If the
+ * merged nodes fail to prepare, the graph's own nodes are prepared again.
+ */
+static verge_status runner_fuse(graph_runner *r)
+{
+    verge_fusion fusion;
+    verge_status status = verge_fusion_plan(r->graph, r->tensors, &fusion);
+
+    if (status != VERGE_OK || fusion.nodes == NULL)
+        return status;
+    runner_restore(r);
+    r->fusion = fusion;
+    r->nodes = fusion.nodes;
     status = prepare_nodes(r);
+    if (status != VERGE_OK) {
+        /* A merged node that its kernel rejects is a bug in the fusion pass, not in the model. */
+        verge_log(VERGE_LOG_WARNING, "%s: merged nodes failed to prepare (%s); running them "
+                  "unmerged", verge_model_path(r->model), verge_error_message());
+        runner_restore(r);
+        status = prepare_nodes(r);
+    }
+    return status;
+}
+
+/* Restores the tensors, then prepares the nodes, merges what fuses and plans the arena. */
+static verge_status runner_prepare(graph_runner *r)
+{
+    verge_status status;
+
+    runner_restore(r);
+    status = prepare_nodes(r);
+    if (status == VERGE_OK)
+        status = runner_fuse(r);
     if (status == VERGE_OK)
         status = plan_arena(r);
     return status;
@@ -614,6 +658,7 @@ static verge_status runner_create(const verge_model *model, int graph_index, int
     r->graph_index = graph_index;
     r->depth = depth;
     r->shared = shared;
+    r->nodes = graph->nodes;
     r->max_arena_bytes = max_arena_bytes;
     r->inputs_bound = bound;
     r->tensors = malloc(sizeof(*r->tensors) * ((size_t)graph->num_tensors + 1));
@@ -698,7 +743,7 @@ static verge_status runner_run(graph_runner *r)
 {
     for (int step = 0; step < r->plan_length; step++) {
         int n = r->plan[step];
-        const verge_node *node = &r->graph->nodes[n];
+        const verge_node *node = &r->nodes[n];
         verge_status status;
 
         r->context.node_data = r->node_data[n];

@@ -14,6 +14,12 @@
  * DEPTHWISE_CONV_2D output channel ic * depth_multiplier + m reads input
  * channel ic only.
  *
+ * A CONV_2D with params.conv.residual (set only by the interpreter's fusion
+ * pass, which merged a following ADD into it) has input 3, the residual
+ * [batches, out_h, out_w, res_c] with 1 <= res_c <= out_c. Output channel oc
+ * gets residual channel oc added after the bias (+0.0f for oc >= res_c,
+ * where the merged ADD read zeros from a PAD), then the activation.
+ *
  * Sums run over filter rows, then columns, then input channels, and the bias
  * is added last, in the order of TFLite's reference kernels. Results then
  * round as TFLite's do, unless the compiler fuses multiply-adds (FMA).
@@ -106,9 +112,10 @@ static verge_status conv_prepare_common(verge_op_context *ctx, const verge_node 
 static verge_status conv_require_inputs(verge_op_context *ctx, const verge_node *node,
                                         verge_tensor **input, verge_tensor **filter)
 {
+    const int max_inputs = node->op == VERGE_OP_CONV_2D && node->params.conv.residual ? 4 : 3;
     verge_status status;
 
-    if ((status = verge_ops_check_arity(node, 2, 3, 1)) != VERGE_OK ||
+    if ((status = verge_ops_check_arity(node, 2, max_inputs, 1)) != VERGE_OK ||
         (status = verge_ops_require_input(ctx, node, 0, "input", input)) != VERGE_OK ||
         (status = verge_ops_require_input(ctx, node, 1, "filter", filter)) != VERGE_OK ||
         (status = verge_ops_check_float32(*input, 0, "input")) != VERGE_OK ||
@@ -116,6 +123,29 @@ static verge_status conv_require_inputs(verge_op_context *ctx, const verge_node 
         (status = verge_ops_check_rank(*input, 0, "input", 4)) != VERGE_OK ||
         (status = verge_ops_check_rank(*filter, 1, "filter", 4)) != VERGE_OK)
         return status;
+    return VERGE_OK;
+}
+
+/* Checks input 3 (residual) of a fused CONV_2D against the output shaped by prepare. */
+static verge_status conv2d_check_residual(verge_op_context *ctx, const verge_node *node,
+                                         int32_t out_c)
+{
+    const verge_tensor *output = verge_node_output(ctx, node, 0);
+    char shape[VERGE_SHAPE_STR_SIZE], out_shape[VERGE_SHAPE_STR_SIZE];
+    verge_tensor *residual;
+    verge_status status;
+
+    if ((status = verge_ops_require_input(ctx, node, 3, "residual", &residual)) != VERGE_OK ||
+        (status = verge_ops_check_float32(residual, 3, "residual")) != VERGE_OK ||
+        (status = verge_ops_check_rank(residual, 3, "residual", 4)) != VERGE_OK)
+        return status;
+    if (residual->dims[0] != output->dims[0] || residual->dims[1] != output->dims[1] ||
+        residual->dims[2] != output->dims[2] || residual->dims[3] < 1 ||
+        residual->dims[3] > out_c)
+        return verge_fail(VERGE_STATUS_INVALID_MODEL,
+                          "input 3 (residual) has shape %s, which does not fit the output %s",
+                          verge_shape_str(residual->dims, 4, shape, sizeof(shape)),
+                          verge_shape_str(output->dims, 4, out_shape, sizeof(out_shape)));
     return VERGE_OK;
 }
 
@@ -146,7 +176,9 @@ static verge_status conv2d_check(verge_op_context *ctx, const verge_node *node)
                           "into the %d groups that %d input channels / %d filter channels make",
                           filter_shape, (int)out_c, (int)groups, (int)in_c, (int)filter_c);
 
-    return conv_prepare_common(ctx, node, input, filter, out_c);
+    if ((status = conv_prepare_common(ctx, node, input, filter, out_c)) != VERGE_OK)
+        return status;
+    return node->params.conv.residual ? conv2d_check_residual(ctx, node, out_c) : VERGE_OK;
 }
 
 /* One node's operands, shared by the tasks that compute ranges of its output rows. */
@@ -154,6 +186,8 @@ typedef struct conv_job {
     const verge_conv_params *params;
     conv_shape s;
     const float *input, *filter, *bias;
+    const float *residual;      /* fused CONV_2D only, else NULL */
+    int32_t residual_c;
     float *output;
 } conv_job;
 
@@ -172,6 +206,14 @@ static void conv_job_read(verge_op_context *ctx, const verge_node *node, int32_t
     job->filter = filter->data;
     job->bias = bias != NULL ? bias->data : NULL;
     job->output = verge_node_output(ctx, node, 0)->data;
+    job->residual = NULL;
+    job->residual_c = 0;
+    if (node->op == VERGE_OP_CONV_2D && job->params->residual) {
+        const verge_tensor *residual = verge_node_input(ctx, node, 3);
+
+        job->residual = residual->data;
+        job->residual_c = residual->dims[3];
+    }
 }
 
 /* Computes output rows [begin, end) of a CONV_2D; row = batch * out_h + y. */
@@ -217,6 +259,13 @@ static void conv2d_rows(void *arg, size_t begin, size_t end)
                 }
                 if (bias != NULL)
                     sum += bias[oc];
+                if (job->residual != NULL) {
+                    size_t pixel = ((size_t)b * s.out_h + oy) * s.out_w + ox;
+
+                    sum += oc < job->residual_c
+                               ? job->residual[pixel * (size_t)job->residual_c + oc]
+                               : 0.0f;
+                }
                 output[(((size_t)b * s.out_h + oy) * s.out_w + ox) * s.out_c + oc] =
                     verge_activate(sum, params->activation);
             }

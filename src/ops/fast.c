@@ -27,6 +27,11 @@ enum {
     FAST_ALIGN = 64,
     MAX_TAPS = 64,       /* pointers per row: filters of up to 64 taps, or 64 rows when merged */
     CONV_GRAIN = 4,      /* micro-kernel row groups per range of work, at least */
+    /*
+     * Multiply-adds per range of work, at least: waking a worker costs a few
+     * microseconds, so smaller operators run on the calling thread alone.
+     */
+    MIN_RANGE_WORK = 1 << 17,
 };
 
 typedef enum fast_kind { FAST_CONV, FAST_DEPTHWISE, FAST_FULLY_CONNECTED } fast_kind;
@@ -43,6 +48,7 @@ typedef struct fast_state {
     int32_t kh, kw, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
     int32_t panels;
     int32_t k;               /* values per GEMM row: kh * kw * in_c, or depth */
+    int32_t residual_c;      /* channels of a fused CONV_2D's residual (input 3), else 0 */
     int clamp;
     float lo, hi;
     float *packed;           /* [panels][k][16] (GEMM kinds) */
@@ -76,7 +82,8 @@ static bool is_constant(const verge_tensor *tensor)
 
 /*
  * Allocates the state with room for `packed` + `bias` + `zeros` floats,
- * each 64-byte aligned. Returns NULL (and a status) when memory is short.
+ * each 64-byte aligned. Returns VERGE_STATUS_OUT_OF_MEMORY when memory is
+ * short; prepare then keeps the reference kernel.
  */
 static verge_status state_alloc(size_t packed, size_t bias, size_t zeros, fast_state **out)
 {
@@ -111,13 +118,19 @@ static bool select_kernels(fast_state *s)
 #ifdef VERGE_HAVE_AVX512
     case VERGE_CPU_AVX512:
         s->gemm = verge_gemm_f32_avx512;
-        s->dwconv = verge_dwconv_f32_avx2;
+        s->dwconv = verge_dwconv_f32_avx512;
         return true;
 #endif
 #ifdef VERGE_HAVE_AVX2
     case VERGE_CPU_AVX2:
         s->gemm = verge_gemm_f32_avx2;
         s->dwconv = verge_dwconv_f32_avx2;
+        return true;
+#endif
+#ifdef VERGE_HAVE_NEON
+    case VERGE_CPU_NEON:
+        s->gemm = verge_gemm_f32_neon;
+        s->dwconv = verge_dwconv_f32_neon;
         return true;
 #endif
     default:
@@ -174,11 +187,13 @@ verge_status verge_conv2d_fast_prepare(verge_op_context *ctx, const verge_node *
                          (size_t)probe.panels * VERGE_FAST_PANEL,
                          (size_t)filter->dims[2] * input->dims[3], &s);
     if (status != VERGE_OK)
-        return status;
+        return VERGE_OK; /* the reference kernel needs no extra memory: run that */
     ctx->node_data = s;
 
     s->kind = FAST_CONV;
     s->gemm = probe.gemm;
+    if (params->residual)
+        s->residual_c = verge_node_input(ctx, node, 3)->dims[3];
     s->clamp = probe.clamp;
     s->lo = probe.lo;
     s->hi = probe.hi;
@@ -224,16 +239,27 @@ verge_status verge_depthwise_conv2d_fast_prepare(verge_op_context *ctx, const ve
 
     if (!select_kernels(&probe) || !activation_clamp(params->activation, &probe) ||
         !is_constant(filter) || !is_constant(bias) || params->depth_multiplier != 1 ||
+        (int64_t)filter->dims[1] * filter->dims[2] > MAX_TAPS ||
         verge_tensor_count(output) == 0)
         return VERGE_OK;
 
     status = state_alloc(0, (size_t)input->dims[3], 0, &s);
     if (status != VERGE_OK)
-        return status;
+        return VERGE_OK; /* the reference kernel needs no extra memory: run that */
     ctx->node_data = s;
 
     s->kind = FAST_DEPTHWISE;
     s->dwconv = probe.dwconv;
+#if defined(VERGE_HAVE_AVX2) && defined(VERGE_HAVE_AVX512)
+    /*
+     * Masked loads and stores of the last channels cost more than they save:
+     * with a multiple of 8 channels that is not one of 16, 8-lane vectors do
+     * the same work without masks. Both kernels give the same bits.
+     */
+    if (s->dwconv == verge_dwconv_f32_avx512 && input->dims[3] % 16 != 0 &&
+        input->dims[3] % 8 == 0)
+        s->dwconv = verge_dwconv_f32_avx2;
+#endif
     s->clamp = probe.clamp;
     s->lo = probe.lo;
     s->hi = probe.hi;
@@ -282,7 +308,7 @@ verge_status verge_fully_connected_fast_prepare(verge_op_context *ctx, const ver
     status = state_alloc((size_t)probe.panels * weights->dims[1] * VERGE_FAST_PANEL,
                          (size_t)probe.panels * VERGE_FAST_PANEL, 0, &s);
     if (status != VERGE_OK)
-        return status;
+        return VERGE_OK; /* the reference kernel needs no extra memory: run that */
     ctx->node_data = s;
 
     s->kind = FAST_FULLY_CONNECTED;
@@ -304,6 +330,7 @@ typedef struct fast_job {
     const fast_state *s;
     const float *in;
     const float *w;          /* depthwise: the filter tensor's data */
+    const float *residual;   /* fused CONV_2D: input 3's data, else NULL */
     float *out;
 } fast_job;
 
@@ -330,6 +357,13 @@ static void conv_pixels(void *arg, size_t begin, size_t end)
     const float *rows[MAX_TAPS * VERGE_FAST_ROWS];
     verge_gemm_args g;
 
+    const bool pointwise = s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 &&
+                           s->pad_top == 0 && s->pad_left == 0;
+    /* The pixel p0 at the start of each group, as batch, y and x, stepped without divisions. */
+    size_t b = begin / ((size_t)s->out_w * s->out_h);
+    int32_t oy = (int32_t)(begin / (size_t)s->out_w % (size_t)s->out_h);
+    int32_t ox = (int32_t)(begin % (size_t)s->out_w);
+
     gemm_args_init(s, &g);
     g.a = rows;
     for (size_t p0 = begin; p0 < end; p0 += VERGE_FAST_ROWS) {
@@ -338,14 +372,33 @@ static void conv_pixels(void *arg, size_t begin, size_t end)
         bool merged = s->dilation_w == 1;
 
         g.rows = end - p0 < VERGE_FAST_ROWS ? (int)(end - p0) : VERGE_FAST_ROWS;
+        g.out = job->out + p0 * (size_t)s->out_c;
+        if (job->residual != NULL) {
+            g.residual = job->residual + p0 * (size_t)s->residual_c;
+            g.residual_stride = (size_t)s->residual_c;
+            g.residual_c = s->residual_c;
+        }
+        if (pointwise) {
+            /* A 1x1 convolution with stride 1 and no padding reads consecutive pixels. */
+            g.taps = 1;
+            g.channels = s->in_c;
+            for (int r = 0; r < g.rows; r++)
+                rows[r] = job->in + (p0 + (size_t)r) * s->in_c;
+            s->gemm(&g);
+            continue;
+        }
         for (int r = 0; r < g.rows; r++) {
-            size_t p = p0 + (size_t)r;
-            size_t b = p / (size_t)s->out_w / (size_t)s->out_h;
-
-            iy0[r] = (int32_t)(p / (size_t)s->out_w % (size_t)s->out_h) * s->stride_h - s->pad_top;
-            ix0[r] = (int32_t)(p % (size_t)s->out_w) * s->stride_w - s->pad_left;
+            iy0[r] = oy * s->stride_h - s->pad_top;
+            ix0[r] = ox * s->stride_w - s->pad_left;
             image[r] = job->in + b * s->in_h * s->in_w * s->in_c;
             merged = merged && ix0[r] >= 0 && ix0[r] + s->kw <= s->in_w;
+            if (++ox == s->out_w) {
+                ox = 0;
+                if (++oy == s->out_h) {
+                    oy = 0;
+                    b++;
+                }
+            }
         }
 
         /* Both ways give each output the same products in the same order. */
@@ -373,7 +426,6 @@ static void conv_pixels(void *arg, size_t begin, size_t end)
                 }
             }
         }
-        g.out = job->out + p0 * (size_t)s->out_c;
         s->gemm(&g);
     }
 }
@@ -418,6 +470,14 @@ static void depthwise_rows(void *arg, size_t begin, size_t end)
     s->dwconv(&d, begin, end);
 }
 
+/* A range size (in units of `unit_work` multiply-adds) that carries MIN_RANGE_WORK, at least `grain`. */
+static size_t work_grain(size_t unit_work, size_t grain)
+{
+    size_t units = MIN_RANGE_WORK / (unit_work ? unit_work : 1);
+
+    return units > grain ? (units + grain - 1) / grain * grain : grain;
+}
+
 verge_status verge_fast_invoke(verge_op_context *ctx, const verge_node *node)
 {
     const fast_state *s = ctx->node_data;
@@ -428,16 +488,23 @@ verge_status verge_fast_invoke(verge_op_context *ctx, const verge_node *node)
         .out = verge_node_output(ctx, node, 0)->data,
     };
 
+    if (s->residual_c > 0)
+        job.residual = verge_node_input(ctx, node, 3)->data;
     switch (s->kind) {
     case FAST_CONV:
         verge_ops_parallel(ctx, (size_t)s->batches * s->out_h * s->out_w,
-                           CONV_GRAIN * VERGE_FAST_ROWS, conv_pixels, &job);
+                           work_grain((size_t)s->k * s->out_c, CONV_GRAIN * VERGE_FAST_ROWS),
+                           conv_pixels, &job);
         break;
     case FAST_DEPTHWISE:
-        verge_ops_parallel(ctx, (size_t)s->batches * s->out_h, 1, depthwise_rows, &job);
+        verge_ops_parallel(ctx, (size_t)s->batches * s->out_h,
+                           work_grain((size_t)s->out_w * s->in_c * s->kh * s->kw, 1),
+                           depthwise_rows, &job);
         break;
     case FAST_FULLY_CONNECTED:
-        verge_ops_parallel(ctx, (size_t)s->panels, 1, fc_panels, &job);
+        verge_ops_parallel(ctx, (size_t)s->panels,
+                           work_grain((size_t)s->batches * s->k * VERGE_FAST_PANEL, 1), fc_panels,
+                           &job);
         break;
     }
     return VERGE_OK;

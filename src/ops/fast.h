@@ -37,9 +37,10 @@
  *                                   a[t * VERGE_FAST_ROWS + r][c] * w(t * channels + c, n))
  * for r in [0, rows) and every column n of panels [panel_begin, panel_end)
  * below out_c. w(k, n) = packed[(n / 16 * K + k) * 16 + n % 16] with
- * K = taps * channels. `a` holds one pointer per tap and row (a padding tap
- * points at `channels` zeros). clamp applies [lo, hi] when `clamp` is set,
- * keeping NaN.
+ * K = taps * channels. `a` contains one pointer per tap and row (a padding
+ * tap points at `channels` zeros). With a `residual`, residual[r *
+ * residual_stride + n] (+0.0f for n >= residual_c) is added before the
+ * clamp. clamp applies [lo, hi] when `clamp` is set, keeping NaN.
  */
 typedef struct verge_gemm_args {
     int rows;                   /* 1..VERGE_FAST_ROWS */
@@ -52,6 +53,9 @@ typedef struct verge_gemm_args {
     int out_c;
     float *out;
     size_t out_stride;
+    const float *residual;      /* NULL: none */
+    size_t residual_stride;
+    int residual_c;
     int clamp;
     float lo, hi;
 } verge_gemm_args;
@@ -108,11 +112,34 @@ typedef struct verge_unary_args {
     float *out;
 } verge_unary_args;
 
+/*
+ * MAX_POOL_2D and AVERAGE_POOL_2D over output rows [row_begin, row_end),
+ * row = batch * out_h + y, bit-identical to the reference kernel: the
+ * maximum starts at -FLT_MAX and takes a cell when max < cell (NaN cells
+ * are skipped); the average adds the in-bounds cells row by row in float
+ * and divides by their count; then the fused activation.
+ */
+typedef struct verge_pool_args {
+    const float *in;
+    float *out;
+    int average;
+    verge_activation activation;
+    int32_t in_h, in_w, channels, out_h, out_w;
+    int32_t filter_h, filter_w, stride_h, stride_w, pad_top, pad_left;
+} verge_pool_args;
+
 void verge_gemm_f32_avx2(const verge_gemm_args *args);
 void verge_gemm_f32_avx512(const verge_gemm_args *args);
 void verge_dwconv_f32_avx2(const verge_dwconv_args *args, size_t row_begin, size_t row_end);
+void verge_dwconv_f32_avx512(const verge_dwconv_args *args, size_t row_begin, size_t row_end);
 void verge_binary_f32_avx2(const verge_binary_args *args, size_t begin, size_t end);
 void verge_unary_f32_avx2(const verge_unary_args *args, size_t begin, size_t end);
+void verge_pool_f32_avx2(const verge_pool_args *args, size_t row_begin, size_t row_end);
+void verge_gemm_f32_neon(const verge_gemm_args *args);
+void verge_dwconv_f32_neon(const verge_dwconv_args *args, size_t row_begin, size_t row_end);
+void verge_binary_f32_neon(const verge_binary_args *args, size_t begin, size_t end);
+void verge_unary_f32_neon(const verge_unary_args *args, size_t begin, size_t end);
+void verge_pool_f32_neon(const verge_pool_args *args, size_t row_begin, size_t row_end);
 
 /* Packs the node's weights for a fast path into ctx->node_data when one applies. */
 verge_status verge_conv2d_fast_prepare(verge_op_context *ctx, const verge_node *node);
@@ -123,10 +150,13 @@ verge_status verge_fully_connected_fast_prepare(verge_op_context *ctx, const ver
  * Element-wise fast paths, bit-identical to the reference kernels: ADD, SUB,
  * MUL, MAXIMUM, MINIMUM (each input the output's shape, a scalar, or a
  * vector along the last dimensions) and RELU, RELU6, RELU_N1_TO_1,
- * LEAKY_RELU, HARD_SWISH. Other operators and layouts keep the reference.
+ * LEAKY_RELU, HARD_SWISH; also MAX_POOL_2D and AVERAGE_POOL_2D. Other
+ * operators and layouts keep the reference. verge_elementwise_fast_invoke()
+ * runs all of them.
  */
 verge_status verge_binary_fast_prepare(verge_op_context *ctx, const verge_node *node);
 verge_status verge_unary_fast_prepare(verge_op_context *ctx, const verge_node *node);
+verge_status verge_pool_fast_prepare(verge_op_context *ctx, const verge_node *node);
 
 /* Runs a node whose prepare stored fast-path state in ctx->node_data. */
 verge_status verge_fast_invoke(verge_op_context *ctx, const verge_node *node);

@@ -15,8 +15,10 @@
  *   release: optional; frees the per-node state that prepare kept in
  *            verge_op_context.node_data.
  *
- * Every kernel here is the scalar reference implementation: short, obvious,
- * and the oracle against which faster paths are tested.
+ * Every kernel registered here is the scalar reference implementation:
+ * short, obvious, and the oracle against which faster paths are tested.
+ * Where the CPU has a fast path (src/ops/fast.h), prepare selects it and
+ * keeps its state in node_data; VERGE_CPU=scalar keeps the reference.
  */
 #ifndef VERGE_OPS_OPS_H
 #define VERGE_OPS_OPS_H

@@ -6,8 +6,8 @@
  * `grain` items, with range boundaries on multiples of `grain` (except the
  * end), and calls fn(arg, begin, end) once per range on the context's pool.
  * A kernel passes output rows or channels, and computes every output the
- * same way whatever range holds it, so results do not depend on the thread
- * count.
+ * same way whatever range contains it, so results do not depend on the
+ * thread count.
  */
 #ifndef VERGE_OPS_PARALLEL_H
 #define VERGE_OPS_PARALLEL_H

@@ -81,6 +81,10 @@ typedef struct verge_conv_params {
     int dilation_w, dilation_h;   /* >= 1 */
     int depth_multiplier;         /* DEPTHWISE_CONV_2D only; >= 1 (0 in the file means 1) */
     verge_activation activation;
+    bool residual;                /* CONV_2D only, never set by a loader: the interpreter's
+                                     fusion pass (src/model/fuse.h) sets it when it merges a
+                                     following ADD into the node, whose input 3 is then added
+                                     to the output before the activation */
 } verge_conv_params;
 
 /* AVERAGE_POOL_2D, MAX_POOL_2D. */

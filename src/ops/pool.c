@@ -6,11 +6,14 @@
  * SAME/VALID rules with dilation 1. Padded cells take no part: the maximum
  * and the average are over the window's in-bounds cells only, as in TFLite.
  * With valid options every window contains at least one in-bounds cell.
+ * Prepare picks a bit-identical fast path when the CPU has one
+ * (src/ops/fast.h).
  */
 #include <float.h>
 
 #include "core/core.h"
 #include "ops/common.h"
+#include "ops/fast.h"
 
 typedef struct pool_shape {
     int32_t batches, in_h, in_w, channels;
@@ -59,9 +62,10 @@ static verge_status verge_pool2d_prepare(verge_op_context *ctx, const verge_node
             VERGE_OK)
         return status;
 
-    return verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32, 4,
-                                  (const int32_t[]){input->dims[0], out_h, out_w,
-                                                    input->dims[3]});
+    status = verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32, 4,
+                                    (const int32_t[]){input->dims[0], out_h, out_w,
+                                                      input->dims[3]});
+    return status == VERGE_OK ? verge_pool_fast_prepare(ctx, node) : status;
 }
 
 /*
@@ -76,6 +80,10 @@ static void pool2d_run(verge_op_context *ctx, const verge_node *node, bool avera
     float *output = verge_node_output(ctx, node, 0)->data;
     pool_shape s;
 
+    if (ctx->node_data != NULL) {
+        verge_elementwise_fast_invoke(ctx, node);
+        return;
+    }
     pool_shape_read(input_tensor, params, &s);
 
     for (int32_t b = 0; b < s.batches; b++) {

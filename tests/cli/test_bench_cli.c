@@ -45,14 +45,18 @@ static void json_report_has_every_field(void)
 
     CHECK_EQ_INT(r.status, 0);
     CHECK_EQ_INT(cli_count_lines(r.out, "{\"model\":"), 1);
-    CHECK(strstr(r.out, "\"threads\":1,\"runs\":3,\"warmup\":1") != NULL);
+    CHECK(strstr(r.out, "\"threads\":1,\"kernels\":\"") != NULL);
+    CHECK(strstr(r.out, "\"runs\":3,\"warmup\":1") != NULL);
     CHECK(strstr(r.out, "\"inputs\":[{\"name\":\"input\",\"shape\":[1,128,128,3],"
                         "\"dtype\":\"float32\",\"source\":\"random\"}]") != NULL);
     min = json_number(r.out, "min");
     median = json_number(r.out, "median");
     p90 = json_number(r.out, "p90");
     p99 = json_number(r.out, "p99");
-    CHECK(min > 0 && min <= median && median <= p90 && p90 <= p99);
+    CHECK(min > 0);
+    CHECK(min <= median);
+    CHECK(median <= p90);
+    CHECK(p90 <= p99);
     CHECK(json_number(r.out, "mean") >= min);
     CHECK(json_number(r.out, "throughput_per_s") > 0);
     /* 21 CONV_2D and 5 DEPTHWISE_CONV_2D nodes: about 61.5 million FLOPs, fixed by the shapes. */
@@ -162,6 +166,20 @@ static void bad_invocations_fail_with_status(void)
     }
 }
 
+/* VERGE_CPU=scalar selects the reference kernels, and the report says so. */
+static void kernels_follow_verge_cpu(void)
+{
+    const char *args[] = {"bench", model("alexa_v0.1.tflite"), "--runs", "3", "--json", NULL};
+    cli_result r;
+
+    setenv("VERGE_CPU", "scalar", 1);
+    r = cli_run(work_dir, NULL, args);
+    unsetenv("VERGE_CPU");
+    CHECK_EQ_INT(r.status, 0);
+    CHECK(strstr(r.out, "\"kernels\":\"scalar\"") != NULL);
+    cli_result_free(&r);
+}
+
 static void help_exits_zero(void)
 {
     const char *args[] = {"bench", "--help", NULL};
@@ -182,6 +200,7 @@ int main(void)
     RUN(profile_lists_operators_and_slowest_nodes);
     RUN(npy_input_and_input_shape);
     RUN(bad_invocations_fail_with_status);
+    RUN(kernels_follow_verge_cpu);
     RUN(help_exits_zero);
     {
         char path[600];

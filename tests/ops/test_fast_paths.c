@@ -9,14 +9,15 @@
  * Both sides round each step to float32; they differ only in fused
  * multiply-adds and in where the bias is added.
  *
- * Every fast path (avx2, avx512) that this CPU has runs; they must give the
+ * Every fast path (avx2, avx512, neon) that this CPU has runs; they must give the
  * same bits as each other, and on 1 and 3 threads. Also: NaN passes
  * through the activations as in the reference, and nodes that a fast path
  * does not cover (grouped convolution, depth multiplier 2, TANH, weights
  * computed at run time) keep the reference kernel.
  *
  * The element-wise fast paths (ADD, SUB, MUL, MAXIMUM, MINIMUM, RELU, RELU6,
- * RELU_N1_TO_1, LEAKY_RELU, HARD_SWISH) must give the reference's bits
+ * RELU_N1_TO_1, LEAKY_RELU, HARD_SWISH) and the pooling ones (MAX_POOL_2D,
+ * AVERAGE_POOL_2D) must give the reference's bits
  * exactly, on data full of signed zeros, NaN, infinities and subnormals
  * (any NaN counts as the same).
  */
@@ -112,7 +113,7 @@ static node_result run_case(const node_case *c, const char *cpu, verge_threadpoo
 }
 
 /* The fast instruction sets this CPU and build have (VERGE_CPU values); set by main(). */
-static const char *fast_cpus[2];
+static const char *fast_cpus[3];
 static int num_fast_cpus;
 
 /*
@@ -387,7 +388,8 @@ static void nan_passes_through(void)
                 break;
             }
         }
-        CHECK(ref.count > 0 && isnan(fast.out[0]));
+        CHECK(ref.count > 0);
+        CHECK(fast.out != NULL && isnan(fast.out[0]));
         free(ref.out);
         free(fast.out);
         free_case(&c);
@@ -403,12 +405,14 @@ static void uncovered_nodes_use_reference(void)
     random_conv(&c, false);
     c.params.conv.activation = VERGE_ACT_TANH;
     r = run_case(&c, fast_cpus[0], NULL);
-    CHECK(!r.fast && r.out != NULL);
+    CHECK(!r.fast);
+    CHECK(r.out != NULL);
     free(r.out);
     c.params.conv.activation = VERGE_ACT_NONE;
     c.weights_computed = true;
     r = run_case(&c, fast_cpus[0], NULL);
-    CHECK(!r.fast && r.out != NULL);
+    CHECK(!r.fast);
+    CHECK(r.out != NULL);
     free(r.out);
     free_case(&c);
 
@@ -423,7 +427,8 @@ static void uncovered_nodes_use_reference(void)
         memset(in, 0, sizeof(in));
         memset(filter, 0, sizeof(filter));
         r = run_case(&g, fast_cpus[0], NULL);
-        CHECK(!r.fast && r.out != NULL && r.count == 36);
+        CHECK(!r.fast);
+        CHECK_EQ_INT(r.count, 36);
         free(r.out);
     }
 
@@ -438,7 +443,8 @@ static void uncovered_nodes_use_reference(void)
         memset(in, 0, sizeof(in));
         memset(filter, 0, sizeof(filter));
         r = run_case(&d, fast_cpus[0], NULL);
-        CHECK(!r.fast && r.out != NULL && r.count == 96);
+        CHECK(!r.fast);
+        CHECK_EQ_INT(r.count, 96);
         free(r.out);
     }
 }
@@ -566,12 +572,49 @@ static void elementwise_bit_identical(void)
     free(b);
 }
 
+static void pooling_bit_identical(void)
+{
+    verge_threadpool *pool = NULL;
+
+    CHECK_OK(verge_threadpool_create(3, &pool));
+    for (int i = 0; i < 120; i++) {
+        verge_pool_params *p;
+        op_test t;
+        char label[160];
+        int32_t dims[4] = {uniform(1, 2), uniform(1, 12), uniform(1, 12), uniform(1, 40)};
+        float *in;
+
+        op_test_init(&t, i % 2 ? VERGE_OP_AVERAGE_POOL_2D : VERGE_OP_MAX_POOL_2D);
+        p = &t.node.params.pool;
+        p->filter_h = uniform(1, 4);
+        p->filter_w = uniform(1, 4);
+        p->stride_h = uniform(1, 3);
+        p->stride_w = uniform(1, 3);
+        p->padding = p->filter_h <= dims[1] && p->filter_w <= dims[2] && uniform(0, 1)
+                         ? VERGE_PADDING_VALID
+                         : VERGE_PADDING_SAME;
+        p->activation = activations[uniform(0, 3)];
+        in = special_floats((size_t)dims[0] * dims[1] * dims[2] * dims[3]);
+        op_test_input_f32(&t, 4, dims, in);
+        op_test_output(&t);
+        snprintf(label, sizeof(label), "%s in [%d,%d,%d,%d] filter %dx%d stride %dx%d %s act %d",
+                 i % 2 ? "AVERAGE_POOL_2D" : "MAX_POOL_2D", (int)dims[0], (int)dims[1],
+                 (int)dims[2], (int)dims[3], p->filter_h, p->filter_w, p->stride_h, p->stride_w,
+                 p->padding == VERGE_PADDING_SAME ? "SAME" : "VALID", (int)p->activation);
+        compare_elementwise(&t, label, pool);
+        free(in);
+    }
+    verge_threadpool_destroy(pool);
+}
+
 int main(void)
 {
     if (verge_cpu_isa_available(VERGE_CPU_AVX2))
         fast_cpus[num_fast_cpus++] = "avx2";
     if (verge_cpu_isa_available(VERGE_CPU_AVX512))
         fast_cpus[num_fast_cpus++] = "avx512";
+    if (verge_cpu_isa_available(VERGE_CPU_NEON))
+        fast_cpus[num_fast_cpus++] = "neon";
     if (num_fast_cpus == 0) {
         /* Nothing to compare on this CPU or build; the scalar kernels have their own tests. */
         printf("no fast path is built for this CPU or can run on it; skipped\n");
@@ -586,5 +629,6 @@ int main(void)
     RUN(nan_passes_through);
     RUN(uncovered_nodes_use_reference);
     RUN(elementwise_bit_identical);
+    RUN(pooling_bit_identical);
     return check_summary();
 }

@@ -6,10 +6,23 @@
  * NHWC keeps the channels of a pixel next to each other, so each filter tap
  * is one multiply-add per 8 channels. Taps that fall into the padding are
  * skipped, which gives the same sums as multiplying by zeros.
+ *
+ * Pixels whose whole filter window lies inside the input, of 3x3 and 5x5
+ * filters with stride 1 or 2 and no dilation, go through a kernel that
+ * computes 8 pixels at a time and loads each input vector once for all of
+ * them. The others go one at a time. Both add the taps in the same order
+ * (filter row, then column), so every output has the same bits whichever
+ * computed it.
  */
 #include <immintrin.h>
+#include <stdbool.h>
 
 #include "ops/fast.h"
+
+enum {
+    PIXELS = 8,         /* output pixels per register block */
+    MAX_TAPS = 64,      /* filters of up to 64 taps (the fast path's limit, see fast.c) */
+};
 
 static __m256i lane_mask(int valid)
 {
@@ -25,6 +38,22 @@ static inline __attribute__((always_inline)) __m256 clamp8(__m256 x, __m256 lo, 
     return _mm256_min_ps(hi, _mm256_max_ps(lo, x));
 }
 
+/* Loads 8 floats, or the first lanes of `mask` when MASKED (a constant in every caller). */
+static inline __attribute__((always_inline)) __m256 load8(const float *p, bool masked,
+                                                          __m256i mask)
+{
+    return masked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
+}
+
+static inline __attribute__((always_inline)) void store8(float *p, __m256 v, bool masked,
+                                                         __m256i mask)
+{
+    if (masked)
+        _mm256_maskstore_ps(p, mask, v);
+    else
+        _mm256_storeu_ps(p, v);
+}
+
 /* The first and one-past-last filter index whose input position lies in [0, size). */
 static void valid_taps(int32_t origin, int32_t size, int32_t taps, int32_t dilation,
                        int32_t *begin, int32_t *end)
@@ -38,11 +67,161 @@ static void valid_taps(int32_t origin, int32_t size, int32_t taps, int32_t dilat
         *end = *begin;
 }
 
+/*
+ * Channels c .. c + 7 of one output pixel from the `taps` valid taps, whose
+ * input and weight offsets (in floats, channel 0) are listed in filter order.
+ */
+static inline __attribute__((always_inline)) void dw_taps(const verge_dwconv_args *d,
+                                                          const float *in_b, float *out,
+                                                          const size_t *in_offset,
+                                                          const size_t *w_offset, int taps,
+                                                          int32_t c, bool masked, __m256i mask)
+{
+    __m256 a = load8(d->bias + c, masked, mask);
+
+    for (int t = 0; t < taps; t++)
+        a = _mm256_fmadd_ps(load8(in_b + in_offset[t] + c, masked, mask),
+                            load8(d->w + w_offset[t] + c, masked, mask), a);
+    if (d->clamp)
+        a = clamp8(a, _mm256_set1_ps(d->lo), _mm256_set1_ps(d->hi));
+    store8(out + c, a, masked, mask);
+}
+
+/* One output pixel, all channels, any filter: taps outside the input are skipped. */
+static void dw_pixel(const verge_dwconv_args *d, const float *in_b, int32_t iy0,
+                     int32_t ky_begin, int32_t ky_end, int32_t ox, float *out, __m256i tail_mask)
+{
+    const int32_t C = d->channels;
+    const int32_t ix0 = ox * d->stride_w - d->pad_left;
+    const int32_t full = C - C % 8;
+    size_t in_offset[MAX_TAPS], w_offset[MAX_TAPS];
+    int32_t kx_begin, kx_end;
+    int taps = 0;
+
+    valid_taps(ix0, d->in_w, d->kw, d->dilation_w, &kx_begin, &kx_end);
+    for (int32_t ky = ky_begin; ky < ky_end; ky++) {
+        for (int32_t kx = kx_begin; kx < kx_end; kx++, taps++) {
+            in_offset[taps] =
+                ((size_t)(iy0 + ky * d->dilation_h) * d->in_w + (size_t)(ix0 + kx * d->dilation_w)) *
+                C;
+            w_offset[taps] = ((size_t)ky * d->kw + (size_t)kx) * C;
+        }
+    }
+    for (int32_t c = 0; c < full; c += 8)
+        dw_taps(d, in_b, out, in_offset, w_offset, taps, c, false, _mm256_set1_epi32(-1));
+    if (full < C)
+        dw_taps(d, in_b, out, in_offset, w_offset, taps, full, true, tail_mask);
+}
+
+/*
+ * N consecutive pixels ox .. ox + N - 1 of one output row, channels
+ * c .. c + 7, whose windows lie wholly inside the input, for a K x K filter
+ * with stride S and no dilation. N, K, S and MASKED are constants in every
+ * caller, so the loops unroll and the accumulators stay in registers.
+ * `in_row0` is input row iy0 of the batch.
+ *
+ * Along a filter row, input pixel j feeds output p through tap kx = j - S * p,
+ * so each input vector is loaded once and used by up to ceil(K / S) outputs.
+ * Output p still adds its taps in the order kx = 0, 1, ..., as dw_pixel does.
+ */
+static inline __attribute__((always_inline)) void dw_block(const verge_dwconv_args *d,
+                                                           const float *in_row0, int32_t ox,
+                                                           float *out_row, int N, int K, int S,
+                                                           int32_t c, bool masked, __m256i mask)
+{
+    const int32_t C = d->channels;
+    const size_t row_step = (size_t)d->in_w * C;
+    const float *x = in_row0 + (size_t)(ox * S - d->pad_left) * C + c;
+    const __m256 bias = load8(d->bias + c, masked, mask);
+    __m256 acc[PIXELS];
+
+#pragma GCC unroll 8
+    for (int p = 0; p < N; p++)
+        acc[p] = bias;
+#pragma GCC unroll 5
+    for (int ky = 0; ky < K; ky++) {
+        const float *in = x + ky * row_step;
+        __m256 w[5];
+
+#pragma GCC unroll 5
+        for (int kx = 0; kx < K; kx++)
+            w[kx] = load8(d->w + (size_t)(ky * K + kx) * C + c, masked, mask);
+#pragma GCC unroll 20
+        for (int j = 0; j < S * (N - 1) + K; j++) {
+            const __m256 v = load8(in + (size_t)j * C, masked, mask);
+
+#pragma GCC unroll 8
+            for (int p = 0; p < N; p++) {
+                const int kx = j - S * p;
+
+                if (kx >= 0 && kx < K)
+                    acc[p] = _mm256_fmadd_ps(v, w[kx], acc[p]);
+            }
+        }
+    }
+    if (d->clamp) {
+        const __m256 lo = _mm256_set1_ps(d->lo), hi = _mm256_set1_ps(d->hi);
+
+#pragma GCC unroll 8
+        for (int p = 0; p < N; p++)
+            acc[p] = clamp8(acc[p], lo, hi);
+    }
+#pragma GCC unroll 8
+    for (int p = 0; p < N; p++)
+        store8(out_row + (size_t)(ox + p) * C + c, acc[p], masked, mask);
+}
+
+/*
+ * Output pixels [x_begin, x_end) of one row whose windows lie wholly inside
+ * the input. Pixels go outside, channels inside, so that the input window
+ * of a few pixels stays in the L1 cache across all channels.
+ */
+#define DEFINE_INTERIOR(K, S)                                                               \
+    static void dw_interior_##K##_##S(const verge_dwconv_args *d, const float *in_row0,     \
+                                      int32_t x_begin, int32_t x_end, float *out_row,      \
+                                      __m256i tail_mask)                                    \
+    {                                                                                       \
+        const __m256i all = _mm256_set1_epi32(-1);                                          \
+        const int32_t full = d->channels - d->channels % 8;                                 \
+        int32_t ox = x_begin;                                                               \
+                                                                                            \
+        for (; ox + PIXELS <= x_end; ox += PIXELS) {                                        \
+            for (int32_t c = 0; c < full; c += 8)                                           \
+                dw_block(d, in_row0, ox, out_row, PIXELS, K, S, c, false, all);             \
+            if (full < d->channels)                                                         \
+                dw_block(d, in_row0, ox, out_row, PIXELS, K, S, full, true, tail_mask);     \
+        }                                                                                   \
+        for (; ox < x_end; ox++) {                                                          \
+            for (int32_t c = 0; c < full; c += 8)                                           \
+                dw_block(d, in_row0, ox, out_row, 1, K, S, c, false, all);                  \
+            if (full < d->channels)                                                         \
+                dw_block(d, in_row0, ox, out_row, 1, K, S, full, true, tail_mask);          \
+        }                                                                                   \
+    }
+
+DEFINE_INTERIOR(3, 1)
+DEFINE_INTERIOR(3, 2)
+DEFINE_INTERIOR(5, 1)
+DEFINE_INTERIOR(5, 2)
+
 void verge_dwconv_f32_avx2(const verge_dwconv_args *d, size_t row_begin, size_t row_end)
 {
     const int32_t C = d->channels;
-    const __m256 lo = _mm256_set1_ps(d->lo), hi = _mm256_set1_ps(d->hi);
-    const __m256i tail_mask = lane_mask(C % 8);
+    const __m256i tail_mask = lane_mask(C % 8 ? C % 8 : 8);
+    const bool square = d->kh == d->kw && (d->kh == 3 || d->kh == 5) && d->dilation_h == 1 &&
+                        d->dilation_w == 1 && (d->stride_w == 1 || d->stride_w == 2);
+    int32_t x_lo = 0, x_hi = 0;
+
+    /* Output columns whose window lies inside the input: ix0 >= 0 and ix0 + kw <= in_w. */
+    if (square) {
+        x_lo = (d->pad_left + d->stride_w - 1) / d->stride_w;
+        x_hi = d->in_w + d->pad_left - d->kw < 0 ? 0
+                                                  : (d->in_w + d->pad_left - d->kw) / d->stride_w + 1;
+        if (x_hi > d->out_w)
+            x_hi = d->out_w;
+        if (x_lo > x_hi)
+            x_lo = x_hi;
+    }
 
     for (size_t row = row_begin; row < row_end; row++) {
         const int32_t b = (int32_t)(row / (size_t)d->out_h);
@@ -51,84 +230,30 @@ void verge_dwconv_f32_avx2(const verge_dwconv_args *d, size_t row_begin, size_t 
         const float *in_b = d->in + (size_t)b * d->in_h * d->in_w * C;
         float *out = d->out + row * (size_t)d->out_w * C;
         int32_t ky_begin, ky_end;
+        bool full_rows;
 
         valid_taps(iy0, d->in_h, d->kh, d->dilation_h, &ky_begin, &ky_end);
-        for (int32_t ox = 0; ox < d->out_w; ox++, out += C) {
-            const int32_t ix0 = ox * d->stride_w - d->pad_left;
-            int32_t kx_begin, kx_end, c = 0;
-
-            valid_taps(ix0, d->in_w, d->kw, d->dilation_w, &kx_begin, &kx_end);
-
-            /* 32 channels at a time, then 8, then the masked rest. */
-            for (; c + 32 <= C; c += 32) {
-                __m256 a0 = _mm256_loadu_ps(d->bias + c), a1 = _mm256_loadu_ps(d->bias + c + 8);
-                __m256 a2 = _mm256_loadu_ps(d->bias + c + 16);
-                __m256 a3 = _mm256_loadu_ps(d->bias + c + 24);
-
-                for (int32_t ky = ky_begin; ky < ky_end; ky++) {
-                    const float *in_row =
-                        in_b + ((size_t)(iy0 + ky * d->dilation_h) * d->in_w) * C + c;
-                    const float *w_row = d->w + (size_t)ky * d->kw * C + c;
-
-                    for (int32_t kx = kx_begin; kx < kx_end; kx++) {
-                        const float *x = in_row + (size_t)(ix0 + kx * d->dilation_w) * C;
-                        const float *w = w_row + (size_t)kx * C;
-
-                        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(w), a0);
-                        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), _mm256_loadu_ps(w + 8), a1);
-                        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16), _mm256_loadu_ps(w + 16),
-                                             a2);
-                        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), _mm256_loadu_ps(w + 24),
-                                             a3);
-                    }
-                }
-                if (d->clamp) {
-                    a0 = clamp8(a0, lo, hi);
-                    a1 = clamp8(a1, lo, hi);
-                    a2 = clamp8(a2, lo, hi);
-                    a3 = clamp8(a3, lo, hi);
-                }
-                _mm256_storeu_ps(out + c, a0);
-                _mm256_storeu_ps(out + c + 8, a1);
-                _mm256_storeu_ps(out + c + 16, a2);
-                _mm256_storeu_ps(out + c + 24, a3);
-            }
-            for (; c + 8 <= C; c += 8) {
-                __m256 a = _mm256_loadu_ps(d->bias + c);
-
-                for (int32_t ky = ky_begin; ky < ky_end; ky++) {
-                    const float *in_row =
-                        in_b + ((size_t)(iy0 + ky * d->dilation_h) * d->in_w) * C + c;
-                    const float *w_row = d->w + (size_t)ky * d->kw * C + c;
-
-                    for (int32_t kx = kx_begin; kx < kx_end; kx++)
-                        a = _mm256_fmadd_ps(
-                            _mm256_loadu_ps(in_row + (size_t)(ix0 + kx * d->dilation_w) * C),
-                            _mm256_loadu_ps(w_row + (size_t)kx * C), a);
-                }
-                if (d->clamp)
-                    a = clamp8(a, lo, hi);
-                _mm256_storeu_ps(out + c, a);
-            }
-            if (c < C) {
-                /* Masked loads and stores are slow on some CPUs: only for the last channels. */
-                __m256 a = _mm256_maskload_ps(d->bias + c, tail_mask);
-
-                for (int32_t ky = ky_begin; ky < ky_end; ky++) {
-                    const float *in_row =
-                        in_b + ((size_t)(iy0 + ky * d->dilation_h) * d->in_w) * C + c;
-                    const float *w_row = d->w + (size_t)ky * d->kw * C + c;
-
-                    for (int32_t kx = kx_begin; kx < kx_end; kx++)
-                        a = _mm256_fmadd_ps(
-                            _mm256_maskload_ps(in_row + (size_t)(ix0 + kx * d->dilation_w) * C,
-                                               tail_mask),
-                            _mm256_maskload_ps(w_row + (size_t)kx * C, tail_mask), a);
-                }
-                if (d->clamp)
-                    a = clamp8(a, lo, hi);
-                _mm256_maskstore_ps(out + c, tail_mask, a);
-            }
+        full_rows = square && ky_begin == 0 && ky_end == d->kh;
+        if (!full_rows) {
+            for (int32_t ox = 0; ox < d->out_w; ox++)
+                dw_pixel(d, in_b, iy0, ky_begin, ky_end, ox, out + (size_t)ox * C, tail_mask);
+            continue;
         }
+        for (int32_t ox = 0; ox < x_lo; ox++)
+            dw_pixel(d, in_b, iy0, ky_begin, ky_end, ox, out + (size_t)ox * C, tail_mask);
+        {
+            const float *in_row0 = in_b + (size_t)iy0 * d->in_w * C;
+
+            if (d->kh == 3 && d->stride_w == 1)
+                dw_interior_3_1(d, in_row0, x_lo, x_hi, out, tail_mask);
+            else if (d->kh == 3)
+                dw_interior_3_2(d, in_row0, x_lo, x_hi, out, tail_mask);
+            else if (d->stride_w == 1)
+                dw_interior_5_1(d, in_row0, x_lo, x_hi, out, tail_mask);
+            else
+                dw_interior_5_2(d, in_row0, x_lo, x_hi, out, tail_mask);
+        }
+        for (int32_t ox = x_hi; ox < d->out_w; ox++)
+            dw_pixel(d, in_b, iy0, ky_begin, ky_end, ox, out + (size_t)ox * C, tail_mask);
     }
 }

@@ -25,6 +25,17 @@ static inline __attribute__((always_inline)) __m256 clamp8(__m256 x, __m256 lo, 
     return _mm256_min_ps(hi, _mm256_max_ps(lo, x));
 }
 
+/* Residual columns col .. col + 7 of one row: zeros at and past residual_c. */
+static inline __attribute__((always_inline)) __m256 load_residual(const float *row, int col,
+                                                                  int residual_c)
+{
+    if (col + 8 <= residual_c)
+        return _mm256_loadu_ps(row + col);
+    if (col >= residual_c)
+        return _mm256_setzero_ps();
+    return _mm256_maskload_ps(row + col, lane_mask(residual_c - col));
+}
+
 static inline __attribute__((always_inline)) void store16(float *out, __m256 a, __m256 b,
                                                           int valid)
 {
@@ -77,6 +88,17 @@ static inline __attribute__((always_inline)) void panel_rows(const verge_gemm_ar
         }
     }
 
+    if (g->residual != NULL) {
+        const int col = panel * VERGE_FAST_PANEL;
+
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            const float *row = g->residual + (size_t)r * g->residual_stride;
+
+            acc0[r] = _mm256_add_ps(acc0[r], load_residual(row, col, g->residual_c));
+            acc1[r] = _mm256_add_ps(acc1[r], load_residual(row, col + 8, g->residual_c));
+        }
+    }
     if (g->clamp) {
         const __m256 lo = _mm256_set1_ps(g->lo), hi = _mm256_set1_ps(g->hi);
 

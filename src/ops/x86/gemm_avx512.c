@@ -26,6 +26,17 @@ static inline __attribute__((always_inline)) void store16(float *out, __m512 v, 
         _mm512_mask_storeu_ps(out, (__mmask16)((1u << valid) - 1), v);
 }
 
+/* Residual columns col .. col + 15 of one row: zeros at and past residual_c. */
+static inline __attribute__((always_inline)) __m512 load_residual(const float *row, int col,
+                                                                  int residual_c)
+{
+    if (col + 16 <= residual_c)
+        return _mm512_loadu_ps(row + col);
+    if (col >= residual_c)
+        return _mm512_setzero_ps();
+    return _mm512_maskz_loadu_ps((__mmask16)((1u << (residual_c - col)) - 1), row + col);
+}
+
 /* Columns of panel `panel` that exist, 0..16. */
 static inline int panel_valid(const verge_gemm_args *g, int panel)
 {
@@ -70,6 +81,18 @@ static inline __attribute__((always_inline)) void two_panels(const verge_gemm_ar
                 acc0[r] = _mm512_fmadd_ps(x, x0, acc0[r]);
                 acc1[r] = _mm512_fmadd_ps(x, x1, acc1[r]);
             }
+        }
+    }
+    if (g->residual != NULL) {
+        const int col = panel * VERGE_FAST_PANEL;
+
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            const float *row = g->residual + (size_t)r * g->residual_stride;
+
+            acc0[r] = _mm512_add_ps(acc0[r], load_residual(row, col, g->residual_c));
+            acc1[r] = _mm512_add_ps(acc1[r],
+                                    load_residual(row, col + VERGE_FAST_PANEL, g->residual_c));
         }
     }
     if (g->clamp) {
@@ -120,6 +143,13 @@ static inline __attribute__((always_inline)) void one_panel(const verge_gemm_arg
             for (int r = 0; r < R; r++)
                 acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(row[r][c]), x0, acc[r]);
         }
+    }
+    if (g->residual != NULL) {
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++)
+            acc[r] = _mm512_add_ps(acc[r],
+                                   load_residual(g->residual + (size_t)r * g->residual_stride,
+                                                 panel * VERGE_FAST_PANEL, g->residual_c));
     }
     if (g->clamp) {
         const __m512 lo = _mm512_set1_ps(g->lo), hi = _mm512_set1_ps(g->hi);

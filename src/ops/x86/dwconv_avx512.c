@@ -1,0 +1,247 @@
+/*
+ * Depthwise convolution (depth multiplier 1) for AVX-512F (built with
+ * -mavx512f -mavx2 -mfma, called only when the CPU has them). The AVX2
+ * version (dwconv_avx2.c) with 16 channels per vector and mask registers
+ * for the last channels; it adds the same products in the same order, so
+ * both give the same bits.
+ */
+#include <immintrin.h>
+#include <stdbool.h>
+
+#include "ops/fast.h"
+
+enum {
+    PIXELS = 8,         /* output pixels per register block */
+    MAX_TAPS = 64,      /* filters of up to 64 taps (the fast path's limit, see fast.c) */
+};
+
+static __mmask16 lane_mask(int valid)
+{
+    return (__mmask16)((1u << valid) - 1);
+}
+
+static inline __attribute__((always_inline)) __m512 clamp16(__m512 x, __m512 lo, __m512 hi)
+{
+    /* max/min return their second operand when either is NaN: NaN passes through. */
+    return _mm512_min_ps(hi, _mm512_max_ps(lo, x));
+}
+
+/* Loads 16 floats, or the lanes of `mask` (others 0) when MASKED (a constant in every caller). */
+static inline __attribute__((always_inline)) __m512 load16(const float *p, bool masked,
+                                                           __mmask16 mask)
+{
+    return masked ? _mm512_maskz_loadu_ps(mask, p) : _mm512_loadu_ps(p);
+}
+
+static inline __attribute__((always_inline)) void store16(float *p, __m512 v, bool masked,
+                                                          __mmask16 mask)
+{
+    if (masked)
+        _mm512_mask_storeu_ps(p, mask, v);
+    else
+        _mm512_storeu_ps(p, v);
+}
+
+/* The first and one-past-last filter index whose input position lies in [0, size). */
+static void valid_taps(int32_t origin, int32_t size, int32_t taps, int32_t dilation,
+                       int32_t *begin, int32_t *end)
+{
+    int32_t first = origin < 0 ? (-origin + dilation - 1) / dilation : 0;
+    int32_t last = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
+
+    *begin = first;
+    *end = last < taps ? last : taps;
+    if (*end < *begin)
+        *end = *begin;
+}
+
+/*
+ * Channels c .. c + 15 of one output pixel from the `taps` valid taps, whose
+ * input and weight offsets (in floats, channel 0) are listed in filter order.
+ */
+static inline __attribute__((always_inline)) void dw_taps(const verge_dwconv_args *d,
+                                                          const float *in_b, float *out,
+                                                          const size_t *in_offset,
+                                                          const size_t *w_offset, int taps,
+                                                          int32_t c, bool masked, __mmask16 mask)
+{
+    __m512 a = load16(d->bias + c, masked, mask);
+
+    for (int t = 0; t < taps; t++)
+        a = _mm512_fmadd_ps(load16(in_b + in_offset[t] + c, masked, mask),
+                            load16(d->w + w_offset[t] + c, masked, mask), a);
+    if (d->clamp)
+        a = clamp16(a, _mm512_set1_ps(d->lo), _mm512_set1_ps(d->hi));
+    store16(out + c, a, masked, mask);
+}
+
+/* One output pixel, all channels, any filter: taps outside the input are skipped. */
+static void dw_pixel(const verge_dwconv_args *d, const float *in_b, int32_t iy0,
+                     int32_t ky_begin, int32_t ky_end, int32_t ox, float *out, __mmask16 tail_mask)
+{
+    const int32_t C = d->channels;
+    const int32_t ix0 = ox * d->stride_w - d->pad_left;
+    const int32_t full = C - C % 16;
+    size_t in_offset[MAX_TAPS], w_offset[MAX_TAPS];
+    int32_t kx_begin, kx_end;
+    int taps = 0;
+
+    valid_taps(ix0, d->in_w, d->kw, d->dilation_w, &kx_begin, &kx_end);
+    for (int32_t ky = ky_begin; ky < ky_end; ky++) {
+        for (int32_t kx = kx_begin; kx < kx_end; kx++, taps++) {
+            in_offset[taps] =
+                ((size_t)(iy0 + ky * d->dilation_h) * d->in_w + (size_t)(ix0 + kx * d->dilation_w)) *
+                C;
+            w_offset[taps] = ((size_t)ky * d->kw + (size_t)kx) * C;
+        }
+    }
+    for (int32_t c = 0; c < full; c += 16)
+        dw_taps(d, in_b, out, in_offset, w_offset, taps, c, false, (__mmask16)0xffff);
+    if (full < C)
+        dw_taps(d, in_b, out, in_offset, w_offset, taps, full, true, tail_mask);
+}
+
+/*
+ * N consecutive pixels ox .. ox + N - 1 of one output row, channels
+ * c .. c + 15, whose windows lie wholly inside the input, for a K x K filter
+ * with stride S and no dilation (N, K, S and MASKED are constants in every
+ * caller, so the loops unroll and the accumulators stay in registers).
+ * `in_row0` is input row iy0 of the batch.
+ *
+ * Along a filter row, input pixel j feeds output p through tap kx = j - S * p,
+ * so each input vector is loaded once and used by up to ceil(K / S) outputs.
+ * Output p still adds its taps in the order kx = 0, 1, ..., as dw_pixel does.
+ */
+static inline __attribute__((always_inline)) void dw_block(const verge_dwconv_args *d,
+                                                           const float *in_row0, int32_t ox,
+                                                           float *out_row, int N, int K, int S,
+                                                           int32_t c, bool masked, __mmask16 mask)
+{
+    const int32_t C = d->channels;
+    const size_t row_step = (size_t)d->in_w * C;
+    const float *x = in_row0 + (size_t)(ox * S - d->pad_left) * C + c;
+    const __m512 bias = load16(d->bias + c, masked, mask);
+    __m512 acc[PIXELS];
+
+#pragma GCC unroll 8
+    for (int p = 0; p < N; p++)
+        acc[p] = bias;
+#pragma GCC unroll 5
+    for (int ky = 0; ky < K; ky++) {
+        const float *in = x + ky * row_step;
+        __m512 w[5];
+
+#pragma GCC unroll 5
+        for (int kx = 0; kx < K; kx++)
+            w[kx] = load16(d->w + (size_t)(ky * K + kx) * C + c, masked, mask);
+#pragma GCC unroll 20
+        for (int j = 0; j < S * (N - 1) + K; j++) {
+            const __m512 v = load16(in + (size_t)j * C, masked, mask);
+
+#pragma GCC unroll 8
+            for (int p = 0; p < N; p++) {
+                const int kx = j - S * p;
+
+                if (kx >= 0 && kx < K)
+                    acc[p] = _mm512_fmadd_ps(v, w[kx], acc[p]);
+            }
+        }
+    }
+    if (d->clamp) {
+        const __m512 lo = _mm512_set1_ps(d->lo), hi = _mm512_set1_ps(d->hi);
+
+#pragma GCC unroll 8
+        for (int p = 0; p < N; p++)
+            acc[p] = clamp16(acc[p], lo, hi);
+    }
+#pragma GCC unroll 8
+    for (int p = 0; p < N; p++)
+        store16(out_row + (size_t)(ox + p) * C + c, acc[p], masked, mask);
+}
+
+/*
+ * Output pixels [x_begin, x_end) of one row whose windows lie wholly inside
+ * the input. Pixels go outside, channels inside, so that the input window
+ * of a few pixels stays in the L1 cache across all channels.
+ */
+#define DEFINE_INTERIOR(K, S)                                                               \
+    static void dw_interior_##K##_##S(const verge_dwconv_args *d, const float *in_row0,     \
+                                      int32_t x_begin, int32_t x_end, float *out_row,      \
+                                      __mmask16 tail_mask)                                    \
+    {                                                                                       \
+        const __mmask16 all = (__mmask16)0xffff;                                            \
+        const int32_t full = d->channels - d->channels % 16;                                \
+        int32_t ox = x_begin;                                                               \
+                                                                                            \
+        for (; ox + PIXELS <= x_end; ox += PIXELS) {                                        \
+            for (int32_t c = 0; c < full; c += 16)                                          \
+                dw_block(d, in_row0, ox, out_row, PIXELS, K, S, c, false, all);             \
+            if (full < d->channels)                                                         \
+                dw_block(d, in_row0, ox, out_row, PIXELS, K, S, full, true, tail_mask);     \
+        }                                                                                   \
+        for (; ox < x_end; ox++) {                                                          \
+            for (int32_t c = 0; c < full; c += 16)                                          \
+                dw_block(d, in_row0, ox, out_row, 1, K, S, c, false, all);                  \
+            if (full < d->channels)                                                         \
+                dw_block(d, in_row0, ox, out_row, 1, K, S, full, true, tail_mask);          \
+        }                                                                                   \
+    }
+
+DEFINE_INTERIOR(3, 1)
+DEFINE_INTERIOR(3, 2)
+DEFINE_INTERIOR(5, 1)
+DEFINE_INTERIOR(5, 2)
+
+void verge_dwconv_f32_avx512(const verge_dwconv_args *d, size_t row_begin, size_t row_end)
+{
+    const int32_t C = d->channels;
+    const __mmask16 tail_mask = lane_mask(C % 16 ? C % 16 : 16);
+    const bool square = d->kh == d->kw && (d->kh == 3 || d->kh == 5) && d->dilation_h == 1 &&
+                        d->dilation_w == 1 && (d->stride_w == 1 || d->stride_w == 2);
+    int32_t x_lo = 0, x_hi = 0;
+
+    /* Output columns whose window lies inside the input: ix0 >= 0 and ix0 + kw <= in_w. */
+    if (square) {
+        x_lo = (d->pad_left + d->stride_w - 1) / d->stride_w;
+        x_hi = d->in_w + d->pad_left - d->kw < 0 ? 0
+                                                  : (d->in_w + d->pad_left - d->kw) / d->stride_w + 1;
+        if (x_hi > d->out_w)
+            x_hi = d->out_w;
+        if (x_lo > x_hi)
+            x_lo = x_hi;
+    }
+
+    for (size_t row = row_begin; row < row_end; row++) {
+        const int32_t b = (int32_t)(row / (size_t)d->out_h);
+        const int32_t oy = (int32_t)(row % (size_t)d->out_h);
+        const int32_t iy0 = oy * d->stride_h - d->pad_top;
+        const float *in_b = d->in + (size_t)b * d->in_h * d->in_w * C;
+        float *out = d->out + row * (size_t)d->out_w * C;
+        int32_t ky_begin, ky_end;
+        bool full_rows;
+
+        valid_taps(iy0, d->in_h, d->kh, d->dilation_h, &ky_begin, &ky_end);
+        full_rows = square && ky_begin == 0 && ky_end == d->kh;
+        if (!full_rows) {
+            for (int32_t ox = 0; ox < d->out_w; ox++)
+                dw_pixel(d, in_b, iy0, ky_begin, ky_end, ox, out + (size_t)ox * C, tail_mask);
+            continue;
+        }
+        for (int32_t ox = 0; ox < x_lo; ox++)
+            dw_pixel(d, in_b, iy0, ky_begin, ky_end, ox, out + (size_t)ox * C, tail_mask);
+        {
+            const float *in_row0 = in_b + (size_t)iy0 * d->in_w * C;
+
+            if (d->kh == 3 && d->stride_w == 1)
+                dw_interior_3_1(d, in_row0, x_lo, x_hi, out, tail_mask);
+            else if (d->kh == 3)
+                dw_interior_3_2(d, in_row0, x_lo, x_hi, out, tail_mask);
+            else if (d->stride_w == 1)
+                dw_interior_5_1(d, in_row0, x_lo, x_hi, out, tail_mask);
+            else
+                dw_interior_5_2(d, in_row0, x_lo, x_hi, out, tail_mask);
+        }
+        for (int32_t ox = x_hi; ox < d->out_w; ox++)
+            dw_pixel(d, in_b, iy0, ky_begin, ky_end, ox, out + (size_t)ox * C, tail_mask);
+    }
+}

@@ -2,18 +2,18 @@
  * The interpreter: prepares a graph once and runs it many times.
  *
  * Preparation walks the nodes in execution order. For each node it resolves
- * a kernel, lets the kernel check the node and shape its outputs, and, when
- * every input is a constant, runs the node right away and keeps its outputs
- * as new constants (constant folding: this is how float16 weights behind
- * DEQUANTIZE and sparse weights behind DENSIFY are expanded once). The
+ * a kernel and lets the kernel check the node and shape its outputs. When
+ * every input is a constant, the node runs right away and its outputs become
+ * new constants. This constant folding is how float16 weights behind
+ * DEQUANTIZE and sparse weights behind DENSIFY are expanded once. The
  * remaining nodes form the execution plan. Their tensors share one arena,
  * laid out from tensor lifetimes so that tensors alive at the same time
  * never overlap.
  *
  * After a first preparation has given every tensor its shape, the fusion
- * pass (model/fuse.h) may merge nodes (an ADD and a RELU into the CONV_2D
- * before them); the runner then prepares its rewritten copy of the nodes
- * instead, and falls back to the graph's own nodes if that fails.
+ * pass (model/fuse.h) may merge nodes, such as an ADD and a RELU into the
+ * CONV_2D before them. The runner then prepares its rewritten copy of the
+ * nodes instead, and falls back to the graph's own nodes if that fails.
  *
  * Each graph runs in a graph_runner. An IF node owns one child runner per
  * branch subgraph; the child's inputs are bound to the IF node's input
@@ -510,8 +510,8 @@ static verge_status plan_arena(graph_runner *r)
     }
 
     /*
-     * Graph inputs live from before the first step to after the last, so that
-     * invoking again without refilling them gives the same result; outputs
+     * Graph inputs live from before the first step to after the last, so
+     * invoking again without refilling them gives the same result. Outputs
      * live until after the last step. Bound inputs belong to the parent graph.
      */
     for (int i = 0; i < graph->num_inputs && !r->inputs_bound; i++) {
@@ -638,7 +638,7 @@ static verge_status runner_prepare(graph_runner *r)
 
 /*
  * Creates a runner for graph `graph_index`. With `inputs`, the graph's inputs
- * take those tensors' dtypes and shapes; with `bound` as well, they also take
+ * take those tensors' dtypes and shapes. With `bound` as well, they also take
  * their storage, and the caller sets their data pointers before each run.
  */
 static verge_status runner_create(const verge_model *model, int graph_index, int depth,

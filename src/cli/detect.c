@@ -245,7 +245,7 @@ static int annotated_path(detector *d, const char *uri, bool still, char *path, 
         base = "stdin";
     snprintf(stem, sizeof(stem), "%s", base);
 
-    /* Images keep a format the writer knows (else PNG); videos and streams become MP4. */
+    /* Images keep their format when the writer supports it, else become PNG; videos become MP4. */
     dot = strrchr(stem, '.');
     if (still) {
         if (dot != NULL && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 ||

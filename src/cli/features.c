@@ -484,7 +484,7 @@ static void write_bytes(writer *w, const char *text, size_t length)
     }
 }
 
-/* Writes a CSV field, quoted when it holds a comma, quote or line end. */
+/* Writes a CSV field, quoted when it contains a comma, quote or line end. */
 static void write_csv_text(writer *w, const char *text, size_t length)
 {
     if (memchr(text, ',', length) == NULL && memchr(text, '"', length) == NULL &&
@@ -778,7 +778,7 @@ static int run_job(features_options *options)
         goto cleanup;
     }
 
-    /* The first chunk tells the header names, so read it before writing anything. */
+    /* The first chunk contains the header names, so read it before writing anything. */
     status = verge_series_reader_next(reader, &chunk);
     if (status != VERGE_OK) {
         report_failure(options, status);

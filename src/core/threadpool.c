@@ -246,7 +246,7 @@ static void run_job(verge_threadpool *pool, int count, verge_threadpool_task tas
 
     run_tasks(pool, generation);
 
-    /* Only unfinished tasks are waited for: a worker that never woke up holds nothing back. */
+    /* Only unfinished tasks are waited for: a worker that never woke up delays nothing. */
     if (!spin_for_completion(pool, count)) {
         pthread_mutex_lock(&pool->lock);
         while (atomic_load(&pool->completed) != count)
@@ -265,7 +265,7 @@ void verge_threadpool_run(verge_threadpool *pool, int count, verge_threadpool_ta
             task(arg, i);
         return;
     }
-    /* The claim word holds 16-bit task indices: larger jobs run in parts. */
+    /* The claim word contains 16-bit task indices: larger jobs run in parts. */
     for (int first = 0; first < count; first += MAX_JOB_TASKS) {
         int part = count - first < MAX_JOB_TASKS ? count - first : MAX_JOB_TASKS;
 

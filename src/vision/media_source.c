@@ -353,7 +353,7 @@ static verge_status source_open_input(verge_source *source, const verge_source_o
             verge_log(VERGE_LOG_WARNING, "%s: input option '%s' was not used by %s", source->uri,
                       entry->key, source->demuxer->iformat->name);
 
-    /* A file read by an image demuxer holds one picture; standard input may carry many. */
+    /* A file read by an image demuxer contains one picture; standard input may carry many. */
     if (source->info.kind == VERGE_SOURCE_VIDEO &&
         (source->buffer != NULL || strcmp(source->uri, "-") != 0) &&
         demuxer_reads_still_images(source->demuxer->iformat))

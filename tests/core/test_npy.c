@@ -169,7 +169,9 @@ static void write_then_read(void)
     CHECK_OK(verge_npy_read(path, &array));
     CHECK_EQ_INT(array.rank, 2);
     CHECK_EQ_INT(array.dims[1], 3);
-    CHECK(array.data != NULL && memcmp(array.data, values, sizeof(values)) == 0);
+    CHECK(array.data != NULL);
+    if (array.data != NULL)
+        CHECK(memcmp(array.data, values, sizeof(values)) == 0);
     verge_array_free(&array);
     unlink(path);
     rmdir(dir);

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/json.h"
 #include "cli/model_args.h"
 #include "core/cpu.h"
@@ -182,7 +183,7 @@ static int parse_options(int argc, char **argv, bench_options *options)
             fprintf(stderr, "verge bench: option %s needs a value\n", argv[optind - 1]);
             return 1;
         default:
-            fprintf(stderr, "verge bench: unknown option '%s'\n", argv[optind - 1]);
+            cli_report_unknown_option("verge bench", argv);
             return 1;
         }
     }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "verge/signal.h"
 
 enum { OUTPUT_CSV, OUTPUT_JSONL, OUTPUT_NPY };
@@ -203,7 +204,7 @@ static int parse_options(int argc, char **argv, features_options *options)
             fprintf(stderr, "verge features: %s needs a value\n", argv[optind - 1]);
             return -1;
         default:
-            fprintf(stderr, "verge features: unknown option '%s'\n", argv[optind - 1]);
+            cli_report_unknown_option("verge features", argv);
             return -1;
         }
     }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/json.h"
 #include "cli/model_args.h"
 #include "model/graph.h"
@@ -315,10 +316,7 @@ int verge_cmd_info(int argc, char **argv)
             fprintf(stderr, "verge info: option %s needs a value\n", argv[optind - 1]);
             return 2;
         default:
-            if (optopt != 0)
-                fprintf(stderr, "verge info: unknown option '-%c'\n", optopt);
-            else
-                fprintf(stderr, "verge info: unknown option '%s'\n", argv[optind - 1]);
+            cli_report_unknown_option("verge info", argv);
             return 2;
         }
     }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/mqtt_args.h"
 #include "verge/net.h"
 
@@ -158,7 +159,7 @@ int verge_cmd_loadgen(int argc, char **argv)
             fprintf(stderr, "%s: option %s needs a value\n", command, argv[optind - 1]);
             return 2;
         default:
-            fprintf(stderr, "%s: unknown option '%s'\n", command, argv[optind - 1]);
+            cli_report_unknown_option(command, argv);
             return 2;
         }
     }

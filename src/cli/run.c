@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/json.h"
 #include "cli/model_args.h"
 #include "model/graph.h"
@@ -139,10 +140,7 @@ static int parse_options(int argc, char **argv, run_options *options)
             fprintf(stderr, "verge run: option %s needs a value\n", argv[optind - 1]);
             return 1;
         default:
-            if (optopt != 0)
-                fprintf(stderr, "verge run: unknown option '-%c'\n", optopt);
-            else
-                fprintf(stderr, "verge run: unknown option '%s'\n", argv[optind - 1]);
+            cli_report_unknown_option("verge run", argv);
             return 1;
         }
     }

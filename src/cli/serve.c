@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/detector.h"
 #include "cli/mqtt_args.h"
 #include "cli/serve_features.h"
@@ -213,7 +214,7 @@ static int parse_options(int argc, char **argv, serve_options *options)
             fprintf(stderr, "%s: option %s needs a value\n", command, argv[optind - 1]);
             return -1;
         default:
-            fprintf(stderr, "%s: unknown option '%s'\n", command, argv[optind - 1]);
+            cli_report_unknown_option(command, argv);
             return -1;
         }
     }

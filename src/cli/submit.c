@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/mqtt_args.h"
 #include "verge/net.h"
 
@@ -165,7 +166,7 @@ static int parse_options(int argc, char **argv, submit_options *options)
             fprintf(stderr, "%s: option %s needs a value\n", command, argv[optind - 1]);
             return -1;
         default:
-            fprintf(stderr, "%s: unknown option '%s'\n", command, argv[optind - 1]);
+            cli_report_unknown_option(command, argv);
             return -1;
         }
     }

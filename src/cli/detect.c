@@ -262,7 +262,7 @@ static int annotated_path(detector *d, const char *uri, bool still, char *path, 
     }
 
     for (int attempt = 1;; attempt++) {
-        bool taken = false;
+        bool in_use = false;
 
         if (attempt == 1)
             snprintf(candidate, sizeof(candidate), "%s/%s%s", d->options->out_dir, stem, extension);
@@ -270,8 +270,8 @@ static int annotated_path(detector *d, const char *uri, bool still, char *path, 
             snprintf(candidate, sizeof(candidate), "%s/%s-%d%s", d->options->out_dir, stem,
                      attempt, extension);
         for (int i = 0; i < d->num_used_names; i++)
-            taken = taken || strcmp(d->used_names[i], candidate) == 0;
-        if (!taken)
+            in_use = in_use || strcmp(d->used_names[i], candidate) == 0;
+        if (!in_use)
             break;
     }
     grown = realloc(d->used_names, sizeof(*grown) * (size_t)(d->num_used_names + 1));

@@ -16,9 +16,9 @@
  * nodes instead, and falls back to the graph's own nodes if that fails.
  *
  * Each graph runs in a graph_runner. An IF node owns one child runner per
- * branch subgraph; the child's inputs are bound to the IF node's input
- * tensors (no copy), and the chosen branch's outputs are copied into the IF
- * node's outputs.
+ * branch subgraph. The child's inputs are bound to the IF node's input
+ * tensors without a copy, and the chosen branch's outputs are copied into
+ * the IF node's outputs.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -441,7 +441,7 @@ void verge_mqtt_wake(verge_mqtt *m)
     const char byte = 1;
 
     if (m != NULL && write(m->wake[1], &byte, 1) < 0) {
-        /* A full pipe already holds a wake-up. */
+        /* A full pipe already contains a wake-up. */
     }
 }
 

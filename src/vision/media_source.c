@@ -546,7 +546,7 @@ verge_status verge_source_open_buffer(const void *data, size_t size, const char 
     if (data == NULL || size == 0)
         return verge_fail(VERGE_STATUS_INVALID_DATA, "%s: no bytes to decode (empty input)", name);
     status = source_open(name, data, size, options, source);
-    /* Memory cannot fail to read: what FFmpeg reports as an I/O error is bad data. */
+    /* Reading from memory cannot fail, so an I/O error from FFmpeg here means bad data. */
     if (status == VERGE_STATUS_IO_ERROR) {
         char message[512];
 

@@ -306,7 +306,7 @@ static void skip_bad_rows(void)
               "stderr: %s", r.err);
     cli_result_free(&r);
 
-    /* Without skip, the message says how to skip. */
+    /* Without skip, the message explains how to skip bad rows. */
     const char *fail_args[] = {"features", path, "--window", "2", NULL};
     r = cli_run(work_dir, NULL, fail_args);
     CHECK_EQ_INT(r.status, 1);
@@ -379,7 +379,8 @@ static void live_pipe_rows_arrive_early(void)
     close(to_child[1]);
     int status = 0;
     waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ_INT(WEXITSTATUS(status), 0);
     close(from_child[0]);
 }
 

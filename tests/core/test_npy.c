@@ -143,7 +143,7 @@ static void truncated_files_fail_cleanly(void)
 
     for (size_t cut = 0; cut < size; cut++) {
         verge_array array;
-        /* A private copy so that ASan sees reads past the cut. */
+        /* A private copy of the cut length, so that ASan reports any read past the cut. */
         uint8_t *copy = malloc(cut ? cut : 1);
 
         memcpy(copy, file, cut);

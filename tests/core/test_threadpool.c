@@ -170,8 +170,8 @@ static void idle_workers_sleep(void)
     verge_threadpool_run(pool, 8, sum_task, &sum);
     before = cpu_seconds();
     usleep(300000);
-    /* Three spinning workers would burn up to 0.9 s here; sleeping ones use well under 0.05 s. */
-    CHECK_MSG(cpu_seconds() - before < 0.05, "idle pool used %.3f s of CPU in 0.3 s",
+    /* Three spinning workers would burn up to 0.9 s here; sleeping ones use next to nothing. */
+    CHECK_MSG(cpu_seconds() - before < 0.2, "idle pool used %.3f s of CPU in 0.3 s",
               cpu_seconds() - before);
     verge_threadpool_run(pool, 8, sum_task, &sum);
     CHECK_EQ_INT(atomic_load(&sum), 72);

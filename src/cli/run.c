@@ -22,14 +22,8 @@
 #include "verge/model.h"
 #include "verge/npy.h"
 
-enum { MAX_INPUTS = 64 };
-
 typedef struct run_options {
     const char *model_path;
-    const char *inputs[MAX_INPUTS];
-    int num_inputs;
-    const char *shape_texts[MODEL_ARGS_MAX_SHAPES];
-    int num_shapes;
     const char *output_dir;
     const char *compare_dir;
     double atol;
@@ -70,8 +64,11 @@ static int parse_tolerance(const char *text, const char *option, double *value)
     return 0;
 }
 
-/* Returns 0, 1 for a usage error that was reported, or 2 for --help. */
-static int parse_options(int argc, char **argv, run_options *options)
+/*
+ * Returns 0, 1 for a usage error that was reported, or 2 for --help. The
+ * --input and --input-shape options go into *inputs.
+ */
+static int parse_options(int argc, char **argv, run_options *options, model_inputs *inputs)
 {
     enum { OPT_INPUT = 256, OPT_SHAPE, OPT_OUTPUT_DIR, OPT_COMPARE, OPT_ATOL, OPT_RTOL,
            OPT_THREADS, OPT_HELP };
@@ -94,19 +91,12 @@ static int parse_options(int argc, char **argv, run_options *options)
     while ((option = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
         switch (option) {
         case OPT_INPUT:
-            if (options->num_inputs == MAX_INPUTS) {
-                fprintf(stderr, "verge run: more than %d --input files\n", MAX_INPUTS);
+            if (model_inputs_add_path("verge run", inputs, optarg) != 0)
                 return 1;
-            }
-            options->inputs[options->num_inputs++] = optarg;
             break;
         case OPT_SHAPE:
-            if (options->num_shapes == MODEL_ARGS_MAX_SHAPES) {
-                fprintf(stderr, "verge run: more than %d --input-shape options\n",
-                        MODEL_ARGS_MAX_SHAPES);
+            if (model_inputs_add_shape("verge run", inputs, optarg) != 0)
                 return 1;
-            }
-            options->shape_texts[options->num_shapes++] = optarg;
             break;
         case OPT_OUTPUT_DIR:
             options->output_dir = optarg;
@@ -150,56 +140,6 @@ static int parse_options(int argc, char **argv, run_options *options)
     }
     options->model_path = argv[optind];
     return 0;
-}
-
-/*
- * Copies `array` into `tensor`, converting where the values keep their
- * meaning: float64 to float32, int64 to int32 (range checked), and any
- * numeric type to float32. Returns -1 with a message otherwise.
- */
-static int fill_input(const char *path, const verge_array *array, verge_tensor *tensor)
-{
-    size_t count = tensor->bytes / (verge_dtype_size(tensor->dtype) ? verge_dtype_size(tensor->dtype) : 1);
-
-    if (array->dtype == tensor->dtype) {
-        memcpy(tensor->data, array->data, tensor->bytes);
-        return 0;
-    }
-    if (tensor->dtype == VERGE_DTYPE_FLOAT32) {
-        float *out = tensor->data;
-
-        for (size_t i = 0; i < count; i++) {
-            switch (array->dtype) {
-            case VERGE_DTYPE_FLOAT64: out[i] = (float)((const double *)array->data)[i]; break;
-            case VERGE_DTYPE_INT32: out[i] = (float)((const int32_t *)array->data)[i]; break;
-            case VERGE_DTYPE_INT64: out[i] = (float)((const int64_t *)array->data)[i]; break;
-            case VERGE_DTYPE_INT8: out[i] = (float)((const int8_t *)array->data)[i]; break;
-            case VERGE_DTYPE_UINT8:
-            case VERGE_DTYPE_BOOL: out[i] = (float)((const uint8_t *)array->data)[i]; break;
-            default:
-                fprintf(stderr, "verge run: %s: cannot convert %s to float32\n", path,
-                        verge_dtype_name(array->dtype));
-                return -1;
-            }
-        }
-        return 0;
-    }
-    if (tensor->dtype == VERGE_DTYPE_INT32 && array->dtype == VERGE_DTYPE_INT64) {
-        for (size_t i = 0; i < count; i++) {
-            int64_t v = ((const int64_t *)array->data)[i];
-
-            if (v < INT32_MIN || v > INT32_MAX) {
-                fprintf(stderr, "verge run: %s: element %zu (%lld) does not fit the model's "
-                                "int32 input\n", path, i, (long long)v);
-                return -1;
-            }
-            ((int32_t *)tensor->data)[i] = (int32_t)v;
-        }
-        return 0;
-    }
-    fprintf(stderr, "verge run: %s is %s, but the model input '%s' is %s\n", path,
-            verge_dtype_name(array->dtype), tensor->name, verge_dtype_name(tensor->dtype));
-    return -1;
 }
 
 static int write_outputs(const verge_interpreter *interpreter, const char *dir)
@@ -327,14 +267,13 @@ static int compare_outputs(const verge_interpreter *interpreter, const run_optio
 int verge_cmd_run(int argc, char **argv)
 {
     run_options options;
-    verge_input_shape shapes[MODEL_ARGS_MAX_SHAPES];
+    model_inputs inputs = {0};
     verge_interpreter_options interpreter_options = {0};
     verge_model *model = NULL;
     verge_interpreter *interpreter = NULL;
-    verge_array arrays[MAX_INPUTS];
-    int status = 1, parsed, loaded = 0;
+    int status = 1, parsed;
 
-    parsed = parse_options(argc, argv, &options);
+    parsed = parse_options(argc, argv, &options, &inputs);
     if (parsed == 2) {
         print_help(stdout);
         return 0;
@@ -346,66 +285,26 @@ int verge_cmd_run(int argc, char **argv)
         fprintf(stderr, "verge run: %s\n", verge_error_message());
         return 1;
     }
-    if (options.num_inputs != model->graphs[0].num_inputs) {
+    if (inputs.num_paths != model->graphs[0].num_inputs) {
         fprintf(stderr, "verge run: %s has %d inputs, but %d --input files were given\n",
-                options.model_path, model->graphs[0].num_inputs, options.num_inputs);
+                options.model_path, model->graphs[0].num_inputs, inputs.num_paths);
         status = 2;
         goto done;
     }
-    for (int i = 0; i < options.num_shapes; i++) {
-        if (model_args_parse_input_shape("verge run", &model->graphs[0], options.shape_texts[i],
-                                         &shapes[i]) != 0) {
-            status = 2;
-            goto done;
-        }
-    }
+    status = model_inputs_load("verge run", &inputs, model);
+    if (status != 0)
+        goto done;
+    status = 1;
 
-    /* An input whose shape differs from the model's resizes it, unless --input-shape set it. */
-    for (; loaded < options.num_inputs; loaded++) {
-        const verge_graph *graph = &model->graphs[0];
-        const verge_tensor *declared = &graph->tensors[graph->inputs[loaded]];
-        bool shape_given = false;
-
-        if (verge_npy_read(options.inputs[loaded], &arrays[loaded]) != VERGE_OK) {
-            fprintf(stderr, "verge run: %s\n", verge_error_message());
-            goto done;
-        }
-        for (int s = 0; s < options.num_shapes; s++)
-            shape_given = shape_given || shapes[s].index == loaded;
-        if (!shape_given && options.num_shapes < MODEL_ARGS_MAX_SHAPES &&
-            (arrays[loaded].rank != declared->rank ||
-             memcmp(arrays[loaded].dims, declared->dims,
-                    sizeof(declared->dims[0]) * (size_t)declared->rank) != 0)) {
-            verge_input_shape *shape = &shapes[options.num_shapes++];
-
-            shape->index = loaded;
-            shape->rank = arrays[loaded].rank;
-            memcpy(shape->dims, arrays[loaded].dims, sizeof(shape->dims));
-        }
-    }
-    interpreter_options.input_shapes = shapes;
-    interpreter_options.num_input_shapes = options.num_shapes;
+    interpreter_options.input_shapes = inputs.shapes;
+    interpreter_options.num_input_shapes = inputs.num_shapes;
     interpreter_options.threads = options.threads;
     if (verge_interpreter_create(model, &interpreter_options, &interpreter) != VERGE_OK) {
         fprintf(stderr, "verge run: %s\n", verge_error_message());
         goto done;
     }
-
-    for (int i = 0; i < options.num_inputs; i++) {
-        verge_tensor *input = verge_interpreter_input(interpreter, i);
-        size_t count = 1;
-
-        for (int d = 0; d < arrays[i].rank; d++)
-            count *= (size_t)arrays[i].dims[d];
-        if (count != verge_tensor_count(input)) {
-            char a[96], b[96];
-
-            fprintf(stderr, "verge run: %s has shape %s, but input %d '%s' has shape %s\n",
-                    options.inputs[i], verge_shape_str(arrays[i].dims, arrays[i].rank, a, sizeof(a)),
-                    i, input->name, verge_shape_str(input->dims, input->rank, b, sizeof(b)));
-            goto done;
-        }
-        if (fill_input(options.inputs[i], &arrays[i], input) != 0)
+    for (int i = 0; i < inputs.num_arrays; i++) {
+        if (model_inputs_fill("verge run", &inputs, i, verge_interpreter_input(interpreter, i)) != 0)
             goto done;
     }
 
@@ -428,8 +327,7 @@ int verge_cmd_run(int argc, char **argv)
     status = 0;
 
 done:
-    for (int i = 0; i < loaded; i++)
-        verge_array_free(&arrays[i]);
+    model_inputs_free(&inputs);
     verge_interpreter_destroy(interpreter);
     verge_model_free(model);
     return status;

@@ -83,14 +83,18 @@ static int parse_number(const char *text, const char *option, double min, double
     errno = 0;
     *value = strtod(text, &end);
     if (errno != 0 || end == text || *end != '\0' || !(*value >= min && *value <= max)) {
-        fprintf(stderr, "verge detect: invalid value '%s' for %s: expected a number in %.15g..%.15g\n",
+        fprintf(stderr,
+                "verge detect: invalid value '%s' for %s: expected a number in %.15g..%.15g\n",
                 text, option, min, max);
         return -1;
     }
     return 0;
 }
 
-/* Parses options; returns the index of the first positional argument, or -1 (usage error), -2 (help). */
+/*
+ * Parses options. Returns the index of the first positional argument, -1 for
+ * a usage error or -2 for --help.
+ */
 static int parse_options(int argc, char **argv, detect_options *options)
 {
     enum { OPT_SCORE = 256, OPT_IOU, OPT_NMS, OPT_MAX_FRAMES, OPT_EVERY, OPT_THREADS, OPT_OUT,

@@ -71,7 +71,8 @@ int model_args_parse_input_shape(const char *command, const verge_graph *graph, 
 int model_inputs_add_path(const char *command, model_inputs *inputs, const char *path)
 {
     if (inputs->num_paths == MODEL_ARGS_MAX_INPUTS) {
-        fprintf(stderr, "%s: too many --input files (at most %d)\n", command, MODEL_ARGS_MAX_INPUTS);
+        fprintf(stderr, "%s: too many --input files (at most %d)\n", command,
+                MODEL_ARGS_MAX_INPUTS);
         return -1;
     }
     inputs->paths[inputs->num_paths++] = path;

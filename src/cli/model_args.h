@@ -32,7 +32,7 @@ typedef struct model_inputs {
 int model_args_parse_input_shape(const char *command, const verge_graph *graph, const char *text,
                                  verge_input_shape *shape);
 
-/* Records one --input FILE or --input-shape TEXT; prints a message and returns -1 past the limit. */
+/* Record one --input FILE or --input-shape TEXT. Past the limit, print a message and return -1. */
 int model_inputs_add_path(const char *command, model_inputs *inputs, const char *path);
 int model_inputs_add_shape(const char *command, model_inputs *inputs, const char *text);
 

@@ -176,8 +176,8 @@ static int write_outputs(const verge_interpreter *interpreter, const char *dir)
         fputs(",\"shape\":[", json);
         for (int d = 0; d < out->rank; d++)
             fprintf(json, d ? ",%d" : "%d", (int)out->dims[d]);
-        fprintf(json, "],\"dtype\":\"%s\",\"file\":\"output_%d.npy\"}", verge_dtype_name(out->dtype),
-                o);
+        fprintf(json, "],\"dtype\":\"%s\",\"file\":\"output_%d.npy\"}",
+                verge_dtype_name(out->dtype), o);
     }
     fputs("]\n", json);
     if (fclose(json) != 0) {
@@ -304,7 +304,9 @@ int verge_cmd_run(int argc, char **argv)
         goto done;
     }
     for (int i = 0; i < inputs.num_arrays; i++) {
-        if (model_inputs_fill("verge run", &inputs, i, verge_interpreter_input(interpreter, i)) != 0)
+        verge_tensor *input = verge_interpreter_input(interpreter, i);
+
+        if (model_inputs_fill("verge run", &inputs, i, input) != 0)
             goto done;
     }
 

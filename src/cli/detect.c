@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,7 @@ typedef struct detect_options {
     int64_t max_frames;        /* per source; 0 = all */
     int every;
     int threads;
+    int max_detections;        /* per frame, the highest scores */
 } detect_options;
 
 typedef struct detector {
@@ -40,6 +43,7 @@ typedef struct detector {
     int num_used_names;
     char **sources;            /* every source of the command, which --out must not replace */
     int num_sources;
+    bool output_failed;        /* stdout cannot be written: stop */
 } detector;
 
 static double now_ms(void)
@@ -65,6 +69,8 @@ static void print_help(FILE *out)
             "  --nms NAME       weighted (MediaPipe's, default) or hard\n"
             "  --max-frames N   process at most N frames of each source (default: all)\n"
             "  --every N        process every Nth video frame (default 1)\n"
+            "  --max-detections N  report at most N detections per frame, the highest\n"
+            "                   scores first (default 256)\n"
             "  --threads N      threads for inference (default 1) and for video decoding\n"
             "                   (default: chosen by FFmpeg)\n"
             "  --out DIR        write annotated images and MP4 videos into DIR\n"
@@ -91,6 +97,22 @@ static int parse_number(const char *text, const char *option, double min, double
     return 0;
 }
 
+static int parse_integer(const char *text, const char *option, long long min, long long max,
+                         long long *value)
+{
+    char *end;
+
+    errno = 0;
+    *value = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || *value < min || *value > max) {
+        fprintf(stderr,
+                "verge detect: invalid value '%s' for %s: expected an integer in %lld..%lld\n",
+                text, option, min, max);
+        return -1;
+    }
+    return 0;
+}
+
 /*
  * Parses options. Returns the index of the first positional argument, -1 for
  * a usage error or -2 for --help.
@@ -98,7 +120,7 @@ static int parse_number(const char *text, const char *option, double min, double
 static int parse_options(int argc, char **argv, detect_options *options)
 {
     enum { OPT_SCORE = 256, OPT_IOU, OPT_NMS, OPT_MAX_FRAMES, OPT_EVERY, OPT_THREADS, OPT_OUT,
-           OPT_HEAD, OPT_HELP };
+           OPT_HEAD, OPT_MAX_DETECTIONS, OPT_HELP };
     static const struct option long_options[] = {
         {"score", required_argument, NULL, OPT_SCORE},
         {"iou", required_argument, NULL, OPT_IOU},
@@ -108,13 +130,16 @@ static int parse_options(int argc, char **argv, detect_options *options)
         {"threads", required_argument, NULL, OPT_THREADS},
         {"out", required_argument, NULL, OPT_OUT},
         {"head", required_argument, NULL, OPT_HEAD},
+        {"max-detections", required_argument, NULL, OPT_MAX_DETECTIONS},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
     int option;
     double value;
+    long long count;
 
-    *options = (detect_options){.score = 0.5f, .iou = 0.3f, .every = 1};
+    *options = (detect_options){.score = 0.5f, .iou = 0.3f, .every = 1,
+                                .max_detections = CLI_DETECTOR_MAX_DETECTIONS};
     optind = 1;
     opterr = 0;
     while ((option = getopt_long(argc, argv, "+:h", long_options, NULL)) != -1) {
@@ -140,19 +165,24 @@ static int parse_options(int argc, char **argv, detect_options *options)
             }
             break;
         case OPT_MAX_FRAMES:
-            if (parse_number(optarg, "--max-frames", 1, 1e15, &value) != 0)
+            if (parse_integer(optarg, "--max-frames", 1, INT64_MAX, &count) != 0)
                 return -1;
-            options->max_frames = (int64_t)value;
+            options->max_frames = count;
             break;
         case OPT_EVERY:
-            if (parse_number(optarg, "--every", 1, INT_MAX, &value) != 0)
+            if (parse_integer(optarg, "--every", 1, INT_MAX, &count) != 0)
                 return -1;
-            options->every = (int)value;
+            options->every = (int)count;
             break;
         case OPT_THREADS:
-            if (parse_number(optarg, "--threads", 1, 256, &value) != 0)
+            if (parse_integer(optarg, "--threads", 1, 256, &count) != 0)
                 return -1;
-            options->threads = (int)value;
+            options->threads = (int)count;
+            break;
+        case OPT_MAX_DETECTIONS:
+            if (parse_integer(optarg, "--max-detections", 1, 100000, &count) != 0)
+                return -1;
+            options->max_detections = (int)count;
             break;
         case OPT_OUT:
             options->out_dir = optarg;
@@ -309,17 +339,23 @@ static int run_source(detector *d, const char *uri)
     verge_source *source = NULL;
     verge_video_writer *writer = NULL;
     const verge_source_info *info;
-    verge_detection detections[CLI_DETECTOR_MAX_DETECTIONS];
+    verge_detection *detections = malloc(sizeof(*detections) * (size_t)options->max_detections);
     char out_path[PATH_MAX];
     int64_t frames = 0;
     int result = 1;
 
+    if (detections == NULL) {
+        fprintf(stderr, "verge detect: out of memory for %d detections\n",
+                options->max_detections);
+        return 1;
+    }
     verge_source_options_init(&source_options);
     source_options.every = options->every;
     source_options.max_frames = options->max_frames;
     source_options.threads = options->threads;
     if (verge_source_open(uri, &source_options, &source) != VERGE_OK) {
         fprintf(stderr, "verge detect: %s\n", verge_error_message());
+        free(detections);
         return 1;
     }
     info = verge_source_get_info(source);
@@ -349,7 +385,7 @@ static int run_source(detector *d, const char *uri)
         timing[0] = now_ms() - start;
 
         status = cli_detector_run(&d->pipeline, &frame.image, detections,
-                                  CLI_DETECTOR_MAX_DETECTIONS, &count, timing + 1);
+                                  (size_t)options->max_detections, &count, timing + 1);
         if (status != VERGE_OK) {
             fprintf(stderr, "verge detect: %s: frame %lld: %s\n", uri, (long long)frame.index,
                     verge_error_message());
@@ -358,7 +394,12 @@ static int run_source(detector *d, const char *uri)
         frames++;
         cli_write_frame_json(stdout, NULL, uri, &frame, verge_head_get_spec(d->pipeline.head),
                              detections, count, timing);
-        fflush(stdout);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "verge detect: cannot write to standard output: %s\n",
+                    strerror(errno));
+            d->output_failed = true;
+            goto done;
+        }
 
         if (options->out_dir == NULL)
             continue;
@@ -393,6 +434,7 @@ done:
         result = 1;
     }
     verge_source_close(source);
+    free(detections);
     return result;
 }
 
@@ -438,11 +480,21 @@ int verge_cmd_detect(int argc, char **argv)
     }
     options.model_path = positional[0];
 
-    if (options.out_dir != NULL && mkdir(options.out_dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "verge detect: cannot create output folder %s: %s\n", options.out_dir,
-                strerror(errno));
-        free(positional);
-        return 1;
+    if (options.out_dir != NULL) {
+        struct stat folder;
+
+        if (mkdir(options.out_dir, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "verge detect: cannot create output folder %s: %s\n",
+                    options.out_dir, strerror(errno));
+            free(positional);
+            return 1;
+        }
+        if (stat(options.out_dir, &folder) != 0 || !S_ISDIR(folder.st_mode)) {
+            fprintf(stderr, "verge detect: --out %s is not a folder; name a folder to write the "
+                            "annotated copies into\n", options.out_dir);
+            free(positional);
+            return 2;
+        }
     }
 
     if (options.head_name != NULL) {
@@ -462,7 +514,7 @@ int verge_cmd_detect(int argc, char **argv)
     }
     d.sources = positional + 1;
     d.num_sources = count - 1;
-    for (int i = 1; i < count; i++)
+    for (int i = 1; i < count && !d.output_failed; i++)
         failures += run_source(&d, positional[i]);
     detector_close(&d);
     free(positional);

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,7 +31,24 @@ static void print_usage(FILE *out)
     fprintf(out, "usage: verge COMMAND [ARGS...]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nRun 'verge COMMAND --help' for the options of a command.\n");
+    fprintf(out, "\nRun 'verge COMMAND --help' for the options of a command and 'verge --version'\n"
+                 "for the version.\n");
+}
+
+/*
+ * Runs one command. Output that could not reach stdout (a full disk, a closed
+ * descriptor) turns success into exit status 1, so that scripts notice lost lines.
+ */
+static int run_command(const command *c, int argc, char **argv)
+{
+    int status = c->run(argc, argv);
+
+    if ((fflush(stdout) != 0 || ferror(stdout)) && status == 0) {
+        fprintf(stderr, "verge %s: cannot write to standard output: %s\n", c->name,
+                strerror(errno));
+        status = 1;
+    }
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -39,7 +57,8 @@ int main(int argc, char **argv)
         print_usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
         print_usage(stdout);
         return 0;
     }
@@ -50,7 +69,7 @@ int main(int argc, char **argv)
 
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+            return run_command(&commands[i], argc - 1, argv + 1);
     }
     fprintf(stderr, "verge: unknown command '%s'\n\n", argv[1]);
     print_usage(stderr);

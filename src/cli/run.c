@@ -264,6 +264,16 @@ static int compare_outputs(const verge_interpreter *interpreter, const run_optio
     return failed;
 }
 
+/* Returns true when both paths name one existing folder (by device and inode, not by text). */
+static bool same_folder(const char *a, const char *b)
+{
+    struct stat first, second;
+
+    if (a == NULL || b == NULL || stat(a, &first) != 0 || stat(b, &second) != 0)
+        return false;
+    return first.st_dev == second.st_dev && first.st_ino == second.st_ino;
+}
+
 int verge_cmd_run(int argc, char **argv)
 {
     run_options options;
@@ -280,6 +290,11 @@ int verge_cmd_run(int argc, char **argv)
     }
     if (parsed != 0)
         return 2;
+    if (same_folder(options.output_dir, options.compare_dir)) {
+        fprintf(stderr, "verge run: --output-dir and --compare name the same folder %s; the "
+                        "outputs would replace the references\n", options.compare_dir);
+        return 2;
+    }
 
     if (verge_model_load(options.model_path, &model) != VERGE_OK) {
         fprintf(stderr, "verge run: %s\n", verge_error_message());

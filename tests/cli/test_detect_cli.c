@@ -341,6 +341,61 @@ static void unusable_inputs_fail(void)
     cli_result_free(&r);
 }
 
+static int count_occurrences(const char *text, const char *needle)
+{
+    int count = 0;
+
+    for (const char *at = strstr(text, needle); at != NULL; at = strstr(at + 1, needle))
+        count++;
+    return count;
+}
+
+static void detection_limit_and_output_errors(void)
+{
+    const char *all[] = {"detect", model, data("images/grace_hopper.jpg"), "--score", "0",
+                         "--iou", "1", "--max-detections", "1000", NULL};
+    const char *two[] = {"detect", model, data("images/grace_hopper.jpg"), "--score", "0",
+                         "--iou", "1", "--max-detections", "2", NULL};
+    const char *fraction[] = {"detect", model, data("images/grace_hopper.jpg"), "--threads",
+                              "2.5", NULL};
+    const char *not_folder[] = {"detect", model, data("images/grace_hopper.jpg"), "--out",
+                                data("images/coffee.png"), NULL};
+    char command[1400];
+    cli_result r;
+
+    /* Without NMS and a score floor, every one of the 896 anchors is a detection. */
+    r = cli_run(work_dir, NULL, all);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_EQ_INT(count_occurrences(r.out, "\"score\""), 896);
+    cli_result_free(&r);
+
+    r = cli_run(work_dir, NULL, two);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_EQ_INT(count_occurrences(r.out, "\"score\""), 2);
+    cli_result_free(&r);
+
+    r = cli_run(work_dir, NULL, fraction);
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_MSG(strstr(r.err, "expected an integer") != NULL, "stderr: %s", r.err);
+    cli_result_free(&r);
+
+    r = cli_run(work_dir, NULL, not_folder);
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_MSG(strstr(r.err, "is not a folder") != NULL, "stderr: %s", r.err);
+    cli_result_free(&r);
+
+    /* Lines that cannot be written are an error, not a silent success. */
+    snprintf(command, sizeof(command), "\"$VERGE_BIN\" detect '%s' '%s' >&- 2> '%s'", model,
+             data("images/grace_hopper.jpg"), work("closed.err"));
+    CHECK_EQ_INT(run_shell(command), 1);
+    {
+        char *err = cli_read_file(work("closed.err"));
+
+        CHECK_MSG(strstr(err, "cannot write to standard output") != NULL, "stderr: %s", err);
+        free(err);
+    }
+}
+
 int main(void)
 {
     char command[600];
@@ -358,6 +413,7 @@ int main(void)
     RUN(bad_inputs_fail_clearly);
     RUN(out_never_replaces_source);
     RUN(unusable_inputs_fail);
+    RUN(detection_limit_and_output_errors);
 
     snprintf(command, sizeof(command), "rm -rf '%s'", work_dir);
     run_shell(command);

@@ -157,6 +157,18 @@ static void run_writes_and_compares(void)
         CHECK(strstr(r.err, "beyond the tolerance") != NULL);
         cli_result_free(&r);
     }
+
+    /* Writing the outputs into the reference folder would make --compare pass on anything. */
+    {
+        const char *same[] = {"run", model("face_detection_full_range.tflite"), "--input",
+                              data("golden/rand1/face_detection_full_range.tflite/input_0.npy"),
+                              "--output-dir", work("out"), "--compare", work("out/."), NULL};
+
+        r = cli_run(work_dir, NULL, same);
+        CHECK_EQ_INT(r.status, 2);
+        CHECK_MSG(strstr(r.err, "the same folder") != NULL, "stderr: %s", r.err);
+        cli_result_free(&r);
+    }
 }
 
 static void run_rejects_bad_inputs(void)

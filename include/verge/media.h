@@ -93,7 +93,18 @@ typedef struct verge_source_options {
 
     /* Decoder threads; 0 lets FFmpeg choose from the number of CPUs. */
     int threads;
+
+    /*
+     * Largest picture accepted, in pixels (width x height). A bigger one
+     * fails with VERGE_STATUS_OUT_OF_MEMORY before it is decoded, so that a
+     * small compressed file cannot make the decoder allocate gigabytes.
+     * 0 selects VERGE_DEFAULT_MAX_PIXELS.
+     */
+    int64_t max_pixels;
 } verge_source_options;
+
+/* Default picture size limit: 8192 x 8192 pixels, about 200 MB as RGB. */
+#define VERGE_DEFAULT_MAX_PIXELS ((int64_t)8192 * 8192)
 
 /* Fills *options with the defaults: every frame, no limit, 10 s network timeout. */
 void verge_source_options_init(verge_source_options *options);

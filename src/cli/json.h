@@ -4,7 +4,10 @@
 
 #include <stdio.h>
 
-/* Writes `text` as a JSON string literal, quotes included, escaping as RFC 8259 requires. */
+/*
+ * Writes `text` as a JSON string literal, quotes included, escaping as RFC
+ * 8259 requires. Bytes that are not well-formed UTF-8 become U+FFFD.
+ */
 void json_write_string(FILE *out, const char *text);
 
 /*

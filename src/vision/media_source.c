@@ -54,6 +54,7 @@ struct verge_source {
     int64_t decoded;        /* frames out of the decoder */
     int64_t delivered;      /* frames returned to the caller */
     int64_t damaged;        /* packets or frames the decoder rejected */
+    int64_t max_pixels;     /* largest picture accepted, width x height */
     int last_decode_error;
     bool flushing;          /* the end of the input was sent to the decoder */
     bool finished;
@@ -281,6 +282,32 @@ static verge_status source_attach_buffer(verge_source *source)
     return VERGE_OK;
 }
 
+/*
+ * Reads the start of the input to learn its streams. The probe may decode a
+ * picture, so it gets the pixel limit too. Returns an FFmpeg error code.
+ */
+static int source_find_stream_info(verge_source *source)
+{
+    unsigned count = source->demuxer->nb_streams;
+    AVDictionary **per_stream = NULL;
+    char limit[32];
+    int error;
+
+    if (count > 0) {
+        per_stream = av_calloc(count, sizeof(*per_stream));
+        if (per_stream == NULL)
+            return AVERROR(ENOMEM);
+    }
+    snprintf(limit, sizeof(limit), "%lld", (long long)source->max_pixels);
+    for (unsigned i = 0; i < count; i++)
+        av_dict_set(&per_stream[i], "max_pixels", limit, 0);
+    error = avformat_find_stream_info(source->demuxer, per_stream);
+    for (unsigned i = 0; i < count; i++)
+        av_dict_free(&per_stream[i]);
+    av_free(per_stream);
+    return error;
+}
+
 static verge_status source_open_input(verge_source *source, const verge_source_options *options)
 {
     const AVInputFormat *input_format;
@@ -360,8 +387,9 @@ static verge_status source_open_input(verge_source *source, const verge_source_o
         source->info.kind = VERGE_SOURCE_IMAGE;
     source->info.is_still = source->info.kind == VERGE_SOURCE_IMAGE;
 
+    source->max_pixels = options->max_pixels > 0 ? options->max_pixels : VERGE_DEFAULT_MAX_PIXELS;
     source_arm_deadline(source);
-    error = avformat_find_stream_info(source->demuxer, NULL);
+    error = source_find_stream_info(source);
     if (error < 0) {
         status = source_fail_open(source, error, "cannot read stream information");
         goto cleanup;
@@ -397,6 +425,11 @@ static verge_status source_open_decoder(verge_source *source, const verge_source
 
     source->stream_index = error;
     stream = source->demuxer->streams[source->stream_index];
+    if ((int64_t)stream->codecpar->width * stream->codecpar->height > source->max_pixels)
+        return verge_fail(VERGE_STATUS_OUT_OF_MEMORY,
+                          "%s: the picture is %dx%d pixels, above the limit of %lld pixels "
+                          "(max_pixels)", source->uri, stream->codecpar->width,
+                          stream->codecpar->height, (long long)source->max_pixels);
     for (i = 0; i < source->demuxer->nb_streams; i++)
         if ((int)i != source->stream_index)
             source->demuxer->streams[i]->discard = AVDISCARD_ALL;
@@ -408,6 +441,8 @@ static verge_status source_open_decoder(verge_source *source, const verge_source
     if (error < 0)
         return source_fail_open(source, error, "cannot configure the decoder");
     source->decoder->pkt_timebase = stream->time_base;
+    /* Frames that grow past the limit mid-stream fail inside the decoder, before allocation. */
+    source->decoder->max_pixels = source->max_pixels;
     source->decoder->thread_count = options->threads;
     /* Frame threading delays output by one frame per thread; live inputs want low latency. */
     if (source->info.kind == VERGE_SOURCE_CAMERA || source->info.kind == VERGE_SOURCE_NETWORK)
@@ -416,8 +451,14 @@ static verge_status source_open_decoder(verge_source *source, const verge_source
      * One picture gains nothing from frame threads, and decoding on this thread
      * keeps the decoder's own error line for the failure message.
      */
-    if (source->info.is_still)
+    if (source->info.is_still) {
         source->decoder->thread_type = FF_THREAD_SLICE;
+        /*
+         * A truncated or damaged still image is an error rather than a picture
+         * with grey or smeared parts (the decoder would otherwise conceal it).
+         */
+        source->decoder->err_recognition |= AV_EF_EXPLODE;
+    }
 
     error = avcodec_open2(source->decoder, codec, NULL);
     if (error < 0)

@@ -396,6 +396,28 @@ static void detection_limit_and_output_errors(void)
     }
 }
 
+/* A file name that is not UTF-8 still gives valid JSON, and a valid UTF-8 name stays as it is. */
+static void file_names_stay_valid_json(void)
+{
+    char not_utf8[600], accented[600], command[1400];
+    const char *args[] = {"detect", model, not_utf8, accented, NULL};
+    cli_result r;
+
+    snprintf(not_utf8, sizeof(not_utf8), "%s", work("bad\xff\xfe\xc0\xafname.jpg"));
+    snprintf(accented, sizeof(accented), "%s", work("caf\xc3\xa9.jpg"));
+    snprintf(command, sizeof(command), "cp '%s' '%s' && cp '%s' '%s'",
+             data("images/grace_hopper.jpg"), not_utf8, data("images/grace_hopper.jpg"), accented);
+    CHECK_EQ_INT(run_shell(command), 0);
+
+    r = cli_run(work_dir, NULL, args);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_MSG(strstr(r.out, "bad\\ufffd\\ufffd\\ufffd\\ufffdname.jpg\"") != NULL, "stdout: %s",
+              r.out);
+    CHECK(strstr(r.out, "caf\xc3\xa9.jpg\"") != NULL);
+    CHECK(strchr(r.out, 0xff) == NULL);
+    cli_result_free(&r);
+}
+
 int main(void)
 {
     char command[600];
@@ -414,6 +436,7 @@ int main(void)
     RUN(out_never_replaces_source);
     RUN(unusable_inputs_fail);
     RUN(detection_limit_and_output_errors);
+    RUN(file_names_stay_valid_json);
 
     snprintf(command, sizeof(command), "rm -rf '%s'", work_dir);
     run_shell(command);

@@ -585,7 +585,6 @@ static int run_bench(bench_options *options, verge_model *model)
     verge_interpreter_options interpreter_options = {.threads = options->threads};
     verge_interpreter *interpreter = NULL;
     model_inputs *inputs = &options->inputs;
-    const verge_graph *graph = &model->graphs[0];
     const node_stats **all = NULL, *slowest[SLOWEST_NODES];
     op_total *totals = NULL;
     double *times = NULL;
@@ -598,13 +597,7 @@ static int run_bench(bench_options *options, verge_model *model)
         fprintf(stderr, "verge bench: out of memory\n");
         goto done;
     }
-    if (inputs->num_paths != 0 && inputs->num_paths != graph->num_inputs) {
-        fprintf(stderr, "verge bench: %s has %d inputs, but %d --input files were given\n",
-                options->model_path, graph->num_inputs, inputs->num_paths);
-        status = 2;
-        goto done;
-    }
-    status = model_inputs_load("verge bench", inputs, model);
+    status = model_inputs_load("verge bench", inputs, model, options->model_path, false);
     if (status != 0)
         goto done;
     status = 1;
@@ -613,6 +606,10 @@ static int run_bench(bench_options *options, verge_model *model)
     interpreter_options.num_input_shapes = inputs->num_shapes;
     if (verge_interpreter_create(model, &interpreter_options, &interpreter) != VERGE_OK) {
         fprintf(stderr, "verge bench: %s\n", verge_error_message());
+        if (inputs->num_shapes == 0)
+            fprintf(stderr, "verge bench: if an input takes data of any size (audio of any "
+                            "length, for example), give its size with --input-shape "
+                            "NAME=D0,D1,...\n");
         goto done;
     }
     for (int i = 0; i < verge_interpreter_input_count(interpreter); i++) {

@@ -96,9 +96,17 @@ static bool same_shape(const verge_array *array, const verge_tensor *tensor)
            memcmp(array->dims, tensor->dims, sizeof(tensor->dims[0]) * (size_t)tensor->rank) == 0;
 }
 
-int model_inputs_load(const char *command, model_inputs *inputs, const verge_model *model)
+int model_inputs_load(const char *command, model_inputs *inputs, const verge_model *model,
+                      const char *model_path, bool required)
 {
     const verge_graph *graph = &model->graphs[0];
+
+    if ((required || inputs->num_paths > 0) && inputs->num_paths != graph->num_inputs) {
+        fprintf(stderr, "%s: %s has %d input%s, but %d --input file%s given\n", command,
+                model_path, graph->num_inputs, graph->num_inputs == 1 ? "" : "s",
+                inputs->num_paths, inputs->num_paths == 1 ? " was" : "s were");
+        return 2;
+    }
 
     for (inputs->num_shapes = 0; inputs->num_shapes < inputs->num_shape_texts;
          inputs->num_shapes++) {

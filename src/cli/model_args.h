@@ -37,13 +37,15 @@ int model_inputs_add_path(const char *command, model_inputs *inputs, const char 
 int model_inputs_add_shape(const char *command, model_inputs *inputs, const char *text);
 
 /*
- * Parses the --input-shape options against the model's main graph and reads
- * the .npy files. A file whose shape differs from its declared input, with no
- * --input-shape for that input, resizes the input. Returns 0, 1 when a file
- * cannot be read, or 2 for a bad --input-shape (a usage error); the message
- * is printed.
+ * Checks that there is one --input per model input (when `required`, or when
+ * any is given), parses the --input-shape options against the model's main
+ * graph and reads the .npy files. A file whose shape differs from its
+ * declared input, with no --input-shape for that input, resizes the input.
+ * Returns 0, 1 when a file cannot be read, or 2 for a usage error; the
+ * message is printed. `model_path` names the model in messages.
  */
-int model_inputs_load(const char *command, model_inputs *inputs, const verge_model *model);
+int model_inputs_load(const char *command, model_inputs *inputs, const verge_model *model,
+                      const char *model_path, bool required);
 
 /*
  * Copies the array read for input `index` into `tensor`, which must have as

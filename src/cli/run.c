@@ -37,7 +37,8 @@ static void print_help(FILE *out)
             "usage: verge run MODEL --input a.npy [--input b.npy ...] [options]\n"
             "\n"
             "Runs the model once on .npy inputs (in model input order). An input whose\n"
-            "shape differs from the model's resizes that model input.\n"
+            "shape differs from the model's resizes that model input. Without --output-dir\n"
+            "or --compare, prints one JSON line per output: name, shape, dtype, min, max, mean.\n"
             "\n"
             "options:\n"
             "  --input FILE                 a .npy input (float32, float64, int8, uint8,\n"
@@ -202,6 +203,40 @@ static double element(verge_dtype dtype, const void *data, size_t i)
     }
 }
 
+/* Prints one JSON line per output with its shape and value range, for a quick look. */
+static void print_summaries(const verge_interpreter *interpreter)
+{
+    for (int o = 0; o < verge_interpreter_output_count(interpreter); o++) {
+        const verge_tensor *out = verge_interpreter_output(interpreter, o);
+        size_t count = verge_tensor_count(out), nans = 0;
+        double min = INFINITY, max = -INFINITY, sum = 0;
+
+        for (size_t i = 0; i < count; i++) {
+            double x = element(out->dtype, out->data, i);
+
+            if (isnan(x)) {
+                nans++;
+                continue;
+            }
+            min = x < min ? x : min;
+            max = x > max ? x : max;
+            sum += x;
+        }
+        printf("{\"output\":%d,\"name\":", o);
+        json_write_string(stdout, out->name);
+        fputs(",\"shape\":[", stdout);
+        for (int d = 0; d < out->rank; d++)
+            printf(d ? ",%d" : "%d", (int)out->dims[d]);
+        printf("],\"dtype\":\"%s\",\"min\":", verge_dtype_name(out->dtype));
+        json_write_number(stdout, count > nans ? min : NAN, 9);
+        fputs(",\"max\":", stdout);
+        json_write_number(stdout, count > nans ? max : NAN, 9);
+        fputs(",\"mean\":", stdout);
+        json_write_number(stdout, count > nans ? sum / (double)(count - nans) : NAN, 9);
+        printf(",\"nan\":%zu}\n", nans);
+    }
+}
+
 /* Compares every output with DIR/output_<i>.npy; returns the number that failed, or -1. */
 static int compare_outputs(const verge_interpreter *interpreter, const run_options *options)
 {
@@ -300,13 +335,7 @@ int verge_cmd_run(int argc, char **argv)
         fprintf(stderr, "verge run: %s\n", verge_error_message());
         return 1;
     }
-    if (inputs.num_paths != model->graphs[0].num_inputs) {
-        fprintf(stderr, "verge run: %s has %d inputs, but %d --input files were given\n",
-                options.model_path, model->graphs[0].num_inputs, inputs.num_paths);
-        status = 2;
-        goto done;
-    }
-    status = model_inputs_load("verge run", &inputs, model);
+    status = model_inputs_load("verge run", &inputs, model, options.model_path, true);
     if (status != 0)
         goto done;
     status = 1;
@@ -329,6 +358,8 @@ int verge_cmd_run(int argc, char **argv)
         fprintf(stderr, "verge run: %s\n", verge_error_message());
         goto done;
     }
+    if (options.output_dir == NULL && options.compare_dir == NULL)
+        print_summaries(interpreter);
     if (options.output_dir != NULL && write_outputs(interpreter, options.output_dir) != 0)
         goto done;
     if (options.compare_dir != NULL) {

@@ -142,7 +142,7 @@ static void bad_invocations_fail_with_status(void)
         {{"bench", "MODEL", "--frobnicate", NULL}, 2, "unknown option '--frobnicate'"},
         {{"bench", "MODEL", "--input-shape", "nosuch=1,2", NULL}, 2, "no input named 'nosuch'"},
         {{"bench", "MODEL", "--input", "a.npy", "--input", "b.npy", NULL}, 2,
-         "has 1 inputs, but 2 --input files"},
+         "has 1 input, but 2 --input files"},
         {{"bench", "MODEL", "--input", "/nonexistent/x.npy", NULL}, 1, "/nonexistent/x.npy"},
         {{"bench", "MODEL", "--input-shape", "0=1,128,128", NULL}, 1, "expected rank 4"},
         {{"bench", "/nonexistent/model.tflite", NULL}, 1, "/nonexistent/model.tflite"},

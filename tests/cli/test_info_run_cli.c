@@ -158,6 +158,21 @@ static void run_writes_and_compares(void)
         cli_result_free(&r);
     }
 
+    /* With neither --output-dir nor --compare, a summary line per output. */
+    {
+        const char *plain[] = {"run", model("face_detection_full_range.tflite"), "--input",
+                               data("golden/rand1/face_detection_full_range.tflite/input_0.npy"),
+                               NULL};
+
+        r = cli_run(work_dir, NULL, plain);
+        CHECK_EQ_INT(r.status, 0);
+        CHECK_EQ_INT(cli_count_lines(r.out, "\"min\":"), 2);
+        CHECK(strstr(r.out, "\"name\":\"reshaped_classifier_face_4\",\"shape\":[1,2304,1],"
+                            "\"dtype\":\"float32\"") != NULL);
+        CHECK(strstr(r.out, "\"nan\":0}") != NULL);
+        cli_result_free(&r);
+    }
+
     /* Writing the outputs into the reference folder would make --compare pass on anything. */
     {
         const char *same[] = {"run", model("face_detection_full_range.tflite"), "--input",

@@ -53,8 +53,8 @@ int model_args_parse_input_shape(const char *command, const verge_graph *graph, 
         value = strtol(at, &end, 10);
         if (end == at || errno != 0 || value < 0 || value > INT32_MAX ||
             (*end != ',' && *end != '\0')) {
-            fprintf(stderr, "%s: --input-shape '%s': dimensions must be non-negative integers "
-                            "separated by commas\n", command, text);
+            fprintf(stderr, "%s: --input-shape '%s': dimensions must be integers in 0..%d "
+                            "separated by commas\n", command, text, INT32_MAX);
             return -1;
         }
         if (shape->rank == VERGE_MAX_RANK) {

@@ -33,7 +33,10 @@ static bool take_char(header_reader *r, char c)
     return false;
 }
 
-/* Reads a quoted string ('…' or "…") into buf; false if malformed or too long. */
+/*
+ * Reads a quoted string ('…' or "…") into buf. Returns false when it is
+ * malformed, too long or contains a control byte.
+ */
 static bool take_string(header_reader *r, char *buf, size_t size)
 {
     char quote;
@@ -44,7 +47,7 @@ static bool take_string(header_reader *r, char *buf, size_t size)
         return false;
     quote = *r->at++;
     while (r->at < r->end && *r->at != quote) {
-        if (n + 1 >= size)
+        if (n + 1 >= size || (unsigned char)*r->at < 0x20)
             return false;
         buf[n++] = *r->at++;
     }
@@ -100,7 +103,9 @@ static verge_status take_shape(header_reader *r, const char *name, verge_array *
         if (!take_char(r, ',')) {
             if (!take_char(r, ')'))
                 return verge_fail(VERGE_STATUS_INVALID_DATA,
-                                  "%s: .npy header: 'shape' tuple is not closed", name);
+                                  "%s: .npy header: 'shape' must be a tuple of non-negative "
+                                  "integers; dimension %d is followed by '%.1s'", name,
+                                  array->rank - 1, r->at < r->end ? r->at : "");
             break;
         }
     }
@@ -162,10 +167,15 @@ static verge_status parse_header(const char *text, size_t length, const char *na
         if (strcmp(key, "descr") == 0) {
             char descr[16];
 
-            if (!take_string(&r, descr, sizeof(descr)))
+            skip_space(&r);
+            if (r.at < r.end && *r.at == '[')
                 return verge_fail(VERGE_STATUS_UNSUPPORTED,
-                                  "%s: .npy 'descr' is not a simple dtype string (structured "
-                                  "arrays are not supported)", name);
+                                  "%s: .npy 'descr' is a list of fields: structured arrays are "
+                                  "not supported", name);
+            if (!take_string(&r, descr, sizeof(descr)))
+                return verge_fail(VERGE_STATUS_INVALID_DATA,
+                                  "%s: .npy 'descr' is not a quoted dtype string such as '<f4'",
+                                  name);
             status = parse_descr(descr, name, &array->dtype, swap);
             if (status != VERGE_OK)
                 return status;
@@ -248,8 +258,16 @@ verge_status verge_npy_parse(const void *data, size_t size, const char *name, ve
     verge_status status;
 
     memset(array, 0, sizeof(*array));
-    if (size < NPY_MAGIC_SIZE + 4 || memcmp(bytes, npy_magic, NPY_MAGIC_SIZE) != 0)
-        return verge_fail(VERGE_STATUS_INVALID_DATA, "%s: not a .npy file (bad magic)", name);
+    if (size == 0)
+        return verge_fail(VERGE_STATUS_INVALID_DATA, "%s: the file is empty, not a .npy file",
+                          name);
+    if (memcmp(bytes, npy_magic, size < NPY_MAGIC_SIZE ? size : NPY_MAGIC_SIZE) != 0)
+        return verge_fail(VERGE_STATUS_INVALID_DATA,
+                          "%s: not a .npy file (it does not start with \\x93NUMPY)", name);
+    if (size < NPY_MAGIC_SIZE + 4)
+        return verge_fail(VERGE_STATUS_INVALID_DATA,
+                          "%s: .npy file is truncated: %zu bytes, shorter than its header", name,
+                          size);
 
     switch (bytes[6]) {
     case 1:

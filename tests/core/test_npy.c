@@ -133,6 +133,42 @@ static void rejects_bad_headers(void)
     }
 }
 
+/* Each malformed file gets a message that says what is wrong with it. */
+static void messages_name_the_problem(void)
+{
+    static const struct {
+        const char *dict;
+        const char *message;
+    } cases[] = {
+        {"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }",
+         "structured arrays"},
+        {"{'descr': '<f4\x01', 'fortran_order': False, 'shape': (1,), }", "quoted dtype"},
+        {"{'descr': ", "quoted dtype"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1.0,), }",
+         "dimension 0 is followed by '.'"},
+    };
+    const float one = 1.0f;
+    uint8_t file[256];
+    verge_array array;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t size = build_npy(file, cases[i].dict, &one, sizeof(one));
+
+        CHECK(verge_npy_parse(file, size, "bad.npy", &array) != VERGE_OK);
+        CHECK_MSG(strstr(verge_error_message(), cases[i].message) != NULL, "%s: %s",
+                  cases[i].dict, verge_error_message());
+    }
+
+    CHECK_STATUS(verge_npy_parse(file, 0, "empty.npy", &array), VERGE_STATUS_INVALID_DATA);
+    CHECK(strstr(verge_error_message(), "empty") != NULL);
+    CHECK_STATUS(verge_npy_parse((const uint8_t *)"\x93NUMPY\x01", 7, "short.npy", &array),
+                 VERGE_STATUS_INVALID_DATA);
+    CHECK(strstr(verge_error_message(), "truncated") != NULL);
+    CHECK_STATUS(verge_npy_parse((const uint8_t *)"GIF89a\x01\x00\x00\x00", 10, "gif.npy",
+                                 &array), VERGE_STATUS_INVALID_DATA);
+    CHECK(strstr(verge_error_message(), "not a .npy file") != NULL);
+}
+
 static void truncated_files_fail_cleanly(void)
 {
     const float values[] = {1, 2, 3, 4};
@@ -186,6 +222,7 @@ int main(void)
     RUN(fortran_order_transposes);
     RUN(scalar_and_bool);
     RUN(rejects_bad_headers);
+    RUN(messages_name_the_problem);
     RUN(truncated_files_fail_cleanly);
     RUN(write_then_read);
     return check_summary();

@@ -22,7 +22,8 @@ int verge_cmd_operators(int argc, char **argv)
                    "  --markdown  print a Markdown table\n");
             return 0;
         } else {
-            fprintf(stderr, "verge operators: unknown option '%s'\n", argv[i]);
+            fprintf(stderr, "verge operators: %s '%s'; usage: verge operators [--markdown]\n",
+                    argv[i][0] == '-' ? "unknown option" : "unexpected argument", argv[i]);
             return 2;
         }
     }

@@ -9,7 +9,8 @@
  * comparisons:
  *   scalar   the portable reference kernels only
  *   avx2     AVX2 + FMA fast paths (x86-64)
- *   avx512   AVX-512F for convolutions and FULLY_CONNECTED, AVX2 + FMA for the rest
+ *   avx512   AVX-512F for convolutions, FULLY_CONNECTED, Convolution2DTransposeBias,
+ *            RESIZE_BILINEAR, MEAN and LOGISTIC; AVX2 + FMA for the rest
  *   neon     Advanced SIMD (AArch64)
  *   auto     the default (also when VERGE_CPU is unset or empty)
  * A value naming an instruction set that this CPU or build lacks selects

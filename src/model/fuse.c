@@ -80,6 +80,44 @@ static bool pad_appends_channels(const planner *p, const verge_node *pad)
     return pad_amount(paddings, 3, 1) > 0;
 }
 
+/*
+ * True when PAD node `pad` pads only the height and width of a float32 NHWC
+ * tensor with a constant paddings tensor (PAD always pads with zeros), and
+ * stores the amounts in *conv's explicit padding fields.
+ */
+static bool pad_is_spatial(const planner *p, const verge_node *pad, verge_conv_params *conv)
+{
+    const verge_tensor *input, *paddings;
+    int64_t amounts[2][2];
+
+    if (pad->op != VERGE_OP_PAD || pad->num_inputs != 2 || pad->num_outputs != 1 ||
+        pad->inputs[0] == VERGE_NO_TENSOR || pad->inputs[1] == VERGE_NO_TENSOR)
+        return false;
+    input = &p->tensors[pad->inputs[0]];
+    paddings = &p->tensors[pad->inputs[1]];
+    if (input->dtype != VERGE_DTYPE_FLOAT32 || input->rank != 4 ||
+        paddings->storage != VERGE_STORAGE_CONSTANT || paddings->data == NULL ||
+        (paddings->dtype != VERGE_DTYPE_INT32 && paddings->dtype != VERGE_DTYPE_INT64) ||
+        paddings->rank != 2 || paddings->dims[0] != 4 || paddings->dims[1] != 2)
+        return false;
+    for (int side = 0; side < 2; side++) {
+        if (pad_amount(paddings, 0, side) != 0 || pad_amount(paddings, 3, side) != 0)
+            return false;
+        for (int d = 0; d < 2; d++) {
+            amounts[d][side] = pad_amount(paddings, d + 1, side);
+            if (amounts[d][side] < 0 || amounts[d][side] > INT32_MAX - input->dims[d + 1])
+                return false;
+        }
+    }
+    if (amounts[0][0] + amounts[0][1] + amounts[1][0] + amounts[1][1] == 0)
+        return false;
+    conv->pad_top = (int)amounts[0][0];
+    conv->pad_bottom = (int)amounts[0][1];
+    conv->pad_left = (int)amounts[1][0];
+    conv->pad_right = (int)amounts[1][1];
+    return true;
+}
+
 /* Gives node `index` its own input and output arrays in the io storage. */
 static verge_node *rewritable(planner *p, int index)
 {
@@ -94,6 +132,44 @@ static verge_node *rewritable(planner *p, int index)
         node->outputs = slots + IO_INPUTS;
     }
     return node;
+}
+
+/* PAD of height and width -> CONV_2D or DEPTHWISE_CONV_2D (input 0). */
+static void fold_pad(planner *p, int index)
+{
+    verge_node *nodes = p->f->nodes;
+    const verge_node *conv = &nodes[index];
+    verge_conv_params explicit_padding = {0};
+    int32_t padded, source;
+    int pad_index;
+    verge_node *fused;
+
+    if ((conv->op != VERGE_OP_CONV_2D && conv->op != VERGE_OP_DEPTHWISE_CONV_2D) ||
+        conv->num_inputs < 2 || conv->num_inputs > 3 || conv->num_outputs != 1 ||
+        conv->params.conv.residual || conv->params.conv.pad_top != 0 ||
+        conv->params.conv.pad_bottom != 0 || conv->params.conv.pad_left != 0 ||
+        conv->params.conv.pad_right != 0)
+        return;
+    padded = conv->inputs[0];
+    if (padded == VERGE_NO_TENSOR || p->tensors[padded].storage != VERGE_STORAGE_ARENA ||
+        !single_reader(p, padded) || p->producer[padded] < 0 ||
+        p->f->dropped[p->producer[padded]])
+        return;
+    pad_index = p->producer[padded];
+    if (!pad_is_spatial(p, &nodes[pad_index], &explicit_padding))
+        return;
+    source = nodes[pad_index].inputs[0];
+
+    fused = rewritable(p, index);
+    fused->inputs[0] = source;
+    fused->params.conv.pad_top = explicit_padding.pad_top;
+    fused->params.conv.pad_bottom = explicit_padding.pad_bottom;
+    fused->params.conv.pad_left = explicit_padding.pad_left;
+    fused->params.conv.pad_right = explicit_padding.pad_right;
+    if (p->reader[source] < index)
+        p->reader[source] = index;
+    p->f->dropped[pad_index] = true;
+    p->f->num_merged++;
 }
 
 /* CONV_2D -> ADD (-> through a channel-appending PAD on the other input). */
@@ -190,17 +266,23 @@ static void merge_activation(planner *p, int index)
     p->f->num_merged++;
 }
 
+bool verge_fusion_enabled(void)
+{
+    const char *setting = getenv("VERGE_FUSE");
+
+    return setting == NULL || strcmp(setting, "0") != 0;
+}
+
 verge_status verge_fusion_plan(const verge_graph *graph, const verge_tensor *tensors,
                                verge_fusion *fusion)
 {
-    const char *setting = getenv("VERGE_FUSE");
     const size_t num_tensors = (size_t)graph->num_tensors + 1;
     const size_t num_nodes = (size_t)graph->num_nodes + 1;
     planner p = {.graph = graph, .tensors = tensors, .f = fusion};
     verge_status status = VERGE_OK;
 
     memset(fusion, 0, sizeof(*fusion));
-    if ((setting != NULL && strcmp(setting, "0") == 0) || graph->num_nodes < 2)
+    if (!verge_fusion_enabled() || graph->num_nodes < 2)
         return VERGE_OK;
 
     p.readers = calloc(num_tensors, sizeof(*p.readers));
@@ -238,6 +320,10 @@ verge_status verge_fusion_plan(const verge_graph *graph, const verge_tensor *ten
     }
     memcpy(fusion->nodes, graph->nodes, sizeof(*fusion->nodes) * (size_t)graph->num_nodes);
 
+    for (int n = 0; n < graph->num_nodes; n++) {
+        if (!fusion->dropped[n])
+            fold_pad(&p, n);
+    }
     for (int n = 0; n < graph->num_nodes; n++) {
         if (!fusion->dropped[n])
             merge_conv_add(&p, n);

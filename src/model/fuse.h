@@ -3,9 +3,15 @@
  *
  * The interpreter prepares a graph once as it is, so that every tensor has
  * its shape. It then calls verge_fusion_plan() for the nodes to merge and
- * prepares the rewritten copy of the nodes instead. Two rewrites, each only where the
+ * prepares the rewritten copy of the nodes instead. Three rewrites, each only where the
  * tensor between the nodes has no other reader and is not a graph output:
  *
+ *   PAD -> CONV_2D or DEPTHWISE_CONV_2D:  a PAD of a float32 NHWC tensor
+ *       whose constant paddings are zero for the batch and channel
+ *       dimensions (any amounts, also uneven, before and after the height
+ *       and width) feeds input 0 of the convolution. The convolution takes
+ *       the amounts as explicit padding (params.conv.pad_top, pad_bottom,
+ *       pad_left, pad_right) and reads the PAD's input; the PAD is dropped.
  *   CONV_2D -> ADD:  the convolution (fused activation NONE) takes the ADD's
  *       other input as its residual (params.conv.residual, input 3), the ADD's
  *       activation and output. The other input must have the convolution's
@@ -16,9 +22,16 @@
  *   ADD or merged CONV_2D -> RELU, RELU6 or RELU_N1_TO_1: the node (fused
  *       activation NONE) takes the activation and the RELU's output.
  *
- * Both give the same bits as the unfused graph: the merged kernels add and
- * clamp in the same order (see src/ops/conv.c). Setting the environment
- * variable VERGE_FUSE=0 turns fusion off, for comparisons.
+ * All three give the same bits as the unfused graph, because the merged
+ * kernels add and clamp in the same order (see src/ops/conv.c). A tap that
+ * falls on explicit padding is skipped where the unfused kernel adds
+ * 0 * weight. For finite weights that addition leaves the sum unchanged
+ * unless the sum is -0, which a sum that starts at +0 or at a bias other
+ * than -0 never is.
+ *
+ * Setting the environment variable VERGE_FUSE=0 turns fusion off, for
+ * comparisons. It also keeps the interpreter from turning RESHAPE, SQUEEZE
+ * and EXPAND_DIMS into views (see interpreter.c).
  */
 #ifndef VERGE_MODEL_FUSE_H
 #define VERGE_MODEL_FUSE_H
@@ -35,6 +48,9 @@ typedef struct verge_fusion {
     int32_t *io;            /* storage of the rewritten input and output index arrays */
     int num_merged;         /* nodes dropped */
 } verge_fusion;
+
+/* False when the environment variable VERGE_FUSE is "0": no fusion, no views. */
+bool verge_fusion_enabled(void);
 
 /*
  * Plans the fusions of `graph`, whose tensors as prepared by the interpreter

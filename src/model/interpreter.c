@@ -15,6 +15,12 @@
  * CONV_2D before them. The runner then prepares its rewritten copy of the
  * nodes instead, and falls back to the graph's own nodes if that fails.
  *
+ * RESHAPE, SQUEEZE and EXPAND_DIMS only give the same bytes a new shape.
+ * Where their input and output are arena tensors and neither is a graph
+ * input or output, the output becomes a view that shares the input's
+ * bytes, and the node leaves the plan. The shared buffer then lives as long
+ * as either tensor is read. VERGE_FUSE=0 turns this off along with fusion.
+ *
  * Each graph runs in a graph_runner. An IF node owns one child runner per
  * branch subgraph. The child's inputs are bound to the IF node's input
  * tensors without a copy, and the chosen branch's outputs are copied into
@@ -60,6 +66,8 @@ struct graph_runner {
     graph_runner **branches;         /* per node: [2 * n] then, [2 * n + 1] else (IF only) */
     int *plan;                       /* indices of the nodes that run at invoke */
     int plan_length;
+    int32_t *view_of;                /* per tensor: the tensor whose bytes it shares, or
+                                        VERGE_NO_TENSOR; NULL when there are no views */
     void **folded;                   /* buffers of constant-folded outputs */
     int num_folded;
     uint8_t *arena;
@@ -137,6 +145,7 @@ static void runner_reset(graph_runner *r)
     free(r->folded);
     free(r->arena);
     free(r->plan);
+    free(r->view_of);
     free(r->kernels);
     free(r->branches);
     r->folded = NULL;
@@ -145,6 +154,7 @@ static void runner_reset(graph_runner *r)
     r->arena_size = 0;
     r->plan = NULL;
     r->plan_length = 0;
+    r->view_of = NULL;
     r->kernels = NULL;
     r->node_data = NULL;
     r->branches = NULL;
@@ -487,6 +497,65 @@ static verge_status place_tensors(tensor_lifetime *items, int count, size_t *are
     return VERGE_OK;
 }
 
+/* The tensor that owns the bytes of tensor t: t itself unless t is a view. */
+static int view_root(const graph_runner *r, int t)
+{
+    return r->view_of != NULL && r->view_of[t] != VERGE_NO_TENSOR ? r->view_of[t] : t;
+}
+
+/*
+ * Turns the RESHAPE, SQUEEZE and EXPAND_DIMS nodes of the plan whose kernel
+ * would only copy into views (see the top of this file) and takes them out
+ * of the plan.
+ */
+static verge_status plan_views(graph_runner *r)
+{
+    const verge_graph *graph = r->graph;
+    bool *graph_io;
+    int remaining = 0;
+
+    if (!verge_fusion_enabled())
+        return VERGE_OK;
+    graph_io = calloc((size_t)graph->num_tensors + 1, sizeof(*graph_io));
+    r->view_of = malloc(sizeof(*r->view_of) * ((size_t)graph->num_tensors + 1));
+    if (graph_io == NULL || r->view_of == NULL) {
+        free(graph_io);
+        return verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "cannot allocate the tensor views");
+    }
+    for (int t = 0; t < graph->num_tensors; t++)
+        r->view_of[t] = VERGE_NO_TENSOR;
+    for (int i = 0; i < graph->num_inputs; i++)
+        graph_io[graph->inputs[i]] = true;
+    for (int i = 0; i < graph->num_outputs; i++)
+        graph_io[graph->outputs[i]] = true;
+
+    for (int step = 0; step < r->plan_length; step++) {
+        const verge_node *node = &r->nodes[r->plan[step]];
+        const verge_tensor *in, *out;
+        int32_t from, to;
+
+        if ((node->op == VERGE_OP_RESHAPE || node->op == VERGE_OP_SQUEEZE ||
+             node->op == VERGE_OP_EXPAND_DIMS) &&
+            node->num_inputs >= 1 && node->num_outputs == 1 &&
+            node->inputs[0] != VERGE_NO_TENSOR) {
+            from = node->inputs[0];
+            to = node->outputs[0];
+            in = &r->tensors[from];
+            out = &r->tensors[to];
+            if (from != to && !graph_io[from] && !graph_io[to] &&
+                in->storage == VERGE_STORAGE_ARENA && out->storage == VERGE_STORAGE_ARENA &&
+                in->dtype == out->dtype && in->bytes == out->bytes) {
+                r->view_of[to] = view_root(r, from);
+                continue;
+            }
+        }
+        r->plan[remaining++] = r->plan[step];
+    }
+    r->plan_length = remaining;
+    free(graph_io);
+    return VERGE_OK;
+}
+
 static verge_status plan_arena(graph_runner *r)
 {
     const verge_graph *graph = r->graph;
@@ -521,8 +590,10 @@ static verge_status plan_arena(graph_runner *r)
     for (int step = 0; step < r->plan_length; step++) {
         const verge_node *node = &r->nodes[r->plan[step]];
 
+        /* Reading a view keeps the bytes it shares alive. */
         for (int i = 0; i < node->num_inputs; i++) {
-            int t = node->inputs[i];
+            int t = node->inputs[i] == VERGE_NO_TENSOR ? VERGE_NO_TENSOR
+                                                       : view_root(r, node->inputs[i]);
 
             if (t != VERGE_NO_TENSOR && r->tensors[t].storage == VERGE_STORAGE_ARENA &&
                 last[t] < step)
@@ -544,7 +615,8 @@ static verge_status plan_arena(graph_runner *r)
     }
 
     for (int t = 0; t < graph->num_tensors; t++) {
-        if (first[t] == -2 || r->tensors[t].storage != VERGE_STORAGE_ARENA)
+        if (first[t] == -2 || r->tensors[t].storage != VERGE_STORAGE_ARENA ||
+            view_root(r, t) != t)
             continue;
         items[count++] = (tensor_lifetime){
             .tensor = t, .first = first[t], .last = last[t], .bytes = r->tensors[t].bytes};
@@ -569,6 +641,10 @@ static verge_status plan_arena(graph_runner *r)
     memset(r->arena, 0, size);
     for (int i = 0; i < count; i++)
         r->tensors[items[i].tensor].data = r->arena + items[i].offset;
+    for (int t = 0; t < graph->num_tensors; t++) {
+        if (view_root(r, t) != t)
+            r->tensors[t].data = r->tensors[view_root(r, t)].data;
+    }
 
 done:
     free(first);
@@ -631,6 +707,8 @@ static verge_status runner_prepare(graph_runner *r)
     status = prepare_nodes(r);
     if (status == VERGE_OK)
         status = runner_fuse(r);
+    if (status == VERGE_OK)
+        status = plan_views(r);
     if (status == VERGE_OK)
         status = plan_arena(r);
     return status;

@@ -196,6 +196,52 @@ verge_status verge_ops_window_checked(verge_padding padding, int32_t in, int32_t
     return VERGE_OK;
 }
 
+void verge_ops_conv_window(const verge_conv_params *params, bool height, int32_t in,
+                           int32_t filter, int64_t *out_size, int64_t *pad_before)
+{
+    const int before = height ? params->pad_top : params->pad_left;
+    const int after = height ? params->pad_bottom : params->pad_right;
+
+    verge_ops_window(params->padding, (int32_t)((int64_t)in + before + after), filter,
+                     height ? params->stride_h : params->stride_w,
+                     height ? params->dilation_h : params->dilation_w, out_size, pad_before);
+    *pad_before += before;
+}
+
+verge_status verge_ops_conv_window_checked(const verge_conv_params *params, bool height,
+                                           int32_t in, int32_t filter, int32_t *out_size,
+                                           int32_t *pad_before)
+{
+    const char *axis = height ? "height" : "width";
+    const int before = height ? params->pad_top : params->pad_left;
+    const int after = height ? params->pad_bottom : params->pad_right;
+    const int64_t padded = (int64_t)in + before + after;
+    int32_t pad;
+    verge_status status;
+
+    if (before < 0 || after < 0)
+        return verge_fail(VERGE_STATUS_INVALID_MODEL,
+                          "explicit padding along %s is %d before and %d after, expected >= 0",
+                          axis, before, after);
+    if (padded > INT32_MAX)
+        return verge_fail(VERGE_STATUS_INVALID_MODEL,
+                          "input %s %d with %d + %d cells of explicit padding is too large", axis,
+                          (int)in, before, after);
+
+    status = verge_ops_window_checked(params->padding, (int32_t)padded, filter,
+                                      height ? params->stride_h : params->stride_w,
+                                      height ? params->dilation_h : params->dilation_w, axis,
+                                      out_size, &pad);
+    if (status != VERGE_OK)
+        return status;
+    if ((int64_t)pad + before > INT32_MAX)
+        return verge_fail(VERGE_STATUS_INVALID_MODEL,
+                          "padding along %s needs %lld cells, too many to address", axis,
+                          (long long)pad + before);
+    *pad_before = pad + before;
+    return VERGE_OK;
+}
+
 verge_status verge_ops_broadcast_shape(const verge_tensor *a, const verge_tensor *b, int *rank,
                                        int32_t dims[VERGE_MAX_RANK])
 {

@@ -137,6 +137,27 @@ verge_status verge_ops_window_checked(verge_padding padding, int32_t in, int32_t
                                       int32_t *out_size, int32_t *pad_before);
 
 /*
+ * The window of a CONV_2D or DEPTHWISE_CONV_2D along its height (`height`
+ * true) or width: verge_ops_window() with the node's padding mode, stride
+ * and dilation over `in` plus the explicit padding of that axis
+ * (params->pad_top and pad_bottom, or pad_left and pad_right). *pad_before
+ * is the whole leading padding: the explicit one plus what SAME adds. The
+ * caller has checked the node with verge_ops_conv_window_checked().
+ */
+void verge_ops_conv_window(const verge_conv_params *params, bool height, int32_t in,
+                           int32_t filter, int64_t *out_size, int64_t *pad_before);
+
+/*
+ * verge_ops_conv_window() with the checks of verge_ops_window_checked(),
+ * and also checks that the explicit padding is >= 0 and that the padded
+ * size and the leading padding fit int32. Fails with
+ * VERGE_STATUS_INVALID_MODEL.
+ */
+verge_status verge_ops_conv_window_checked(const verge_conv_params *params, bool height,
+                                           int32_t in, int32_t filter, int32_t *out_size,
+                                           int32_t *pad_before);
+
+/*
  * Computes the NumPy/TFLite broadcast shape of `a` and `b`: shapes are
  * aligned at the last dimension and each pair of dimensions must be equal
  * or contain a 1 (a 1 against 0 gives 0). Stores the result in *rank and

@@ -14,6 +14,11 @@
  * DEPTHWISE_CONV_2D output channel ic * depth_multiplier + m reads input
  * channel ic only.
  *
+ * Explicit padding (params.conv.pad_top, pad_bottom, pad_left, pad_right,
+ * set when the fusion pass folds a PAD into the node) surrounds the input
+ * with zeros before the padding mode applies. The kernels skip the taps
+ * that fall on those zeros, as they skip SAME padding.
+ *
  * A CONV_2D with params.conv.residual (set only by the interpreter's fusion
  * pass, which merged a following ADD into it) has input 3, the residual
  * [batches, out_h, out_w, res_c] with 1 <= res_c <= out_c. Output channel oc
@@ -55,10 +60,8 @@ static void conv_shape_read(const verge_tensor *input, const verge_tensor *filte
     shape->filter_h = filter->dims[1];
     shape->filter_w = filter->dims[2];
     shape->filter_c = filter->dims[3];
-    verge_ops_window(params->padding, shape->in_h, shape->filter_h, params->stride_h,
-                     params->dilation_h, &out_h, &pad_top);
-    verge_ops_window(params->padding, shape->in_w, shape->filter_w, params->stride_w,
-                     params->dilation_w, &out_w, &pad_left);
+    verge_ops_conv_window(params, true, shape->in_h, shape->filter_h, &out_h, &pad_top);
+    verge_ops_conv_window(params, false, shape->in_w, shape->filter_w, &out_w, &pad_left);
     shape->out_h = (int32_t)out_h;
     shape->out_w = (int32_t)out_w;
     shape->pad_top = (int32_t)pad_top;
@@ -95,12 +98,10 @@ static verge_status conv_prepare_common(verge_op_context *ctx, const verge_node 
 
     if ((status = verge_ops_check_activation(params->activation)) != VERGE_OK)
         return status;
-    if ((status = verge_ops_window_checked(params->padding, input->dims[1], filter->dims[1],
-                                           params->stride_h, params->dilation_h, "height",
-                                           &out_h, &pad_top)) != VERGE_OK ||
-        (status = verge_ops_window_checked(params->padding, input->dims[2], filter->dims[2],
-                                           params->stride_w, params->dilation_w, "width",
-                                           &out_w, &pad_left)) != VERGE_OK)
+    if ((status = verge_ops_conv_window_checked(params, true, input->dims[1], filter->dims[1],
+                                                &out_h, &pad_top)) != VERGE_OK ||
+        (status = verge_ops_conv_window_checked(params, false, input->dims[2], filter->dims[2],
+                                                &out_w, &pad_left)) != VERGE_OK)
         return status;
 
     output = verge_node_output(ctx, node, 0);

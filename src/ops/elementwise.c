@@ -9,7 +9,8 @@
  *   LEAKY_RELU  x > 0 ? x : alpha * x, alpha from node->params.leaky_relu
  *
  * Prepare picks a bit-identical fast path for HARD_SWISH and LEAKY_RELU when
- * the CPU has one (src/ops/fast.h).
+ * the CPU has one (src/ops/fast.h), and for LOGISTIC one that differs by a
+ * few units in the last place (src/ops/fast_misc.h).
  *
  * NOTE: TFLite's reference LOGISTIC returns exp(x) below x = -9 and 1 above
  * x = 16.62; this kernel evaluates the formula everywhere, which differs
@@ -20,6 +21,7 @@
 #include "core/core.h"
 #include "ops/common.h"
 #include "ops/fast.h"
+#include "ops/fast_misc.h"
 
 static verge_status elementwise_prepare(verge_op_context *ctx, const verge_node *node)
 {
@@ -33,6 +35,16 @@ static verge_status elementwise_prepare(verge_op_context *ctx, const verge_node 
                                          input->rank, input->dims)) != VERGE_OK)
         return status;
     return verge_unary_fast_prepare(ctx, node);
+}
+
+static verge_status verge_logistic_prepare(verge_op_context *ctx, const verge_node *node)
+{
+    verge_status status = elementwise_prepare(ctx, node);
+
+    if (status != VERGE_OK)
+        return status;
+    verge_logistic_fast_prepare(ctx, node);
+    return VERGE_OK;
 }
 
 static verge_status verge_leaky_relu_prepare(verge_op_context *ctx, const verge_node *node)
@@ -52,6 +64,8 @@ static verge_status verge_elementwise_f32(verge_op_context *ctx, const verge_nod
     float *output = verge_node_output(ctx, node, 0)->data;
     const size_t count = verge_tensor_count(input_tensor);
 
+    if (ctx->node_data != NULL && node->op == VERGE_OP_LOGISTIC)
+        return verge_logistic_fast_invoke(ctx, node);
     if (ctx->node_data != NULL)
         return verge_elementwise_fast_invoke(ctx, node);
     switch (node->op) {
@@ -90,7 +104,7 @@ static verge_status verge_elementwise_f32(verge_op_context *ctx, const verge_nod
 const verge_kernel verge_logistic_kernel = {
     .op = VERGE_OP_LOGISTIC,
     .dtypes = "float32",
-    .prepare = elementwise_prepare,
+    .prepare = verge_logistic_prepare,
     .invoke = verge_elementwise_f32,
 };
 

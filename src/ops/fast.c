@@ -172,8 +172,7 @@ verge_status verge_conv2d_fast_prepare(verge_op_context *ctx, const verge_node *
         return VERGE_OK;
 
     /* More taps than pointers fit only when every output pixel can use merged rows. */
-    verge_ops_window(params->padding, input->dims[2], filter->dims[2], params->stride_w,
-                     params->dilation_w, &out_size, &pad_left);
+    verge_ops_conv_window(params, false, input->dims[2], filter->dims[2], &out_size, &pad_left);
     if ((int64_t)filter->dims[1] * filter->dims[2] > MAX_TAPS &&
         (filter->dims[1] > MAX_TAPS || params->dilation_w != 1 || pad_left != 0 ||
          (int64_t)(output->dims[2] - 1) * params->stride_w + filter->dims[2] > input->dims[2]))
@@ -212,10 +211,8 @@ verge_status verge_conv2d_fast_prepare(verge_op_context *ctx, const verge_node *
     s->stride_w = params->stride_w;
     s->dilation_h = params->dilation_h;
     s->dilation_w = params->dilation_w;
-    verge_ops_window(params->padding, s->in_h, s->kh, s->stride_h, s->dilation_h, &out_size,
-                     &pad_top);
-    verge_ops_window(params->padding, s->in_w, s->kw, s->stride_w, s->dilation_w, &out_size,
-                     &pad_left);
+    verge_ops_conv_window(params, true, s->in_h, s->kh, &out_size, &pad_top);
+    verge_ops_conv_window(params, false, s->in_w, s->kw, &out_size, &pad_left);
     s->pad_top = (int32_t)pad_top;
     s->pad_left = (int32_t)pad_left;
 
@@ -276,10 +273,8 @@ verge_status verge_depthwise_conv2d_fast_prepare(verge_op_context *ctx, const ve
     s->stride_w = params->stride_w;
     s->dilation_h = params->dilation_h;
     s->dilation_w = params->dilation_w;
-    verge_ops_window(params->padding, s->in_h, s->kh, s->stride_h, s->dilation_h, &out_size,
-                     &pad_top);
-    verge_ops_window(params->padding, s->in_w, s->kw, s->stride_w, s->dilation_w, &out_size,
-                     &pad_left);
+    verge_ops_conv_window(params, true, s->in_h, s->kh, &out_size, &pad_top);
+    verge_ops_conv_window(params, false, s->in_w, s->kw, &out_size, &pad_left);
     s->pad_top = (int32_t)pad_top;
     s->pad_left = (int32_t)pad_left;
     if (bias != NULL)
@@ -358,7 +353,8 @@ static void conv_pixels(void *arg, size_t begin, size_t end)
     verge_gemm_args g;
 
     const bool pointwise = s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 &&
-                           s->pad_top == 0 && s->pad_left == 0;
+                           s->pad_top == 0 && s->pad_left == 0 && s->out_h == s->in_h &&
+                           s->out_w == s->in_w;
     /* The pixel p0 at the start of each group, as batch, y and x, stepped without divisions. */
     size_t b = begin / ((size_t)s->out_w * s->out_h);
     int32_t oy = (int32_t)(begin / (size_t)s->out_w % (size_t)s->out_h);
@@ -379,7 +375,10 @@ static void conv_pixels(void *arg, size_t begin, size_t end)
             g.residual_c = s->residual_c;
         }
         if (pointwise) {
-            /* A 1x1 convolution with stride 1 and no padding reads consecutive pixels. */
+            /*
+             * A 1x1 convolution with stride 1 and no padding reads consecutive pixels
+             * (explicit padding after the data makes the output larger than the input).
+             */
             g.taps = 1;
             g.channels = s->in_c;
             for (int r = 0; r < g.rows; r++)

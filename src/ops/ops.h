@@ -17,8 +17,9 @@
  *
  * Every kernel registered here is the scalar reference implementation:
  * short, obvious, and the oracle against which faster paths are tested.
- * Where the CPU has a fast path (src/ops/fast.h), prepare selects it and
- * keeps its state in node_data; VERGE_CPU=scalar keeps the reference.
+ * Where the CPU has a fast path (src/ops/fast.h, src/ops/fast_misc.h),
+ * prepare selects it and keeps its state in node_data. VERGE_CPU=scalar
+ * keeps the reference.
  */
 #ifndef VERGE_OPS_OPS_H
 #define VERGE_OPS_OPS_H

@@ -85,6 +85,14 @@ typedef struct verge_conv_params {
                                      fusion pass (src/model/fuse.h) sets it when it merges a
                                      following ADD into the node, whose input 3 is then added
                                      to the output before the activation */
+    /*
+     * Explicit zero padding in cells, >= 0; 0 from a loader. The fusion pass
+     * sets it when it folds a PAD into the node. The kernel reads the input
+     * as if these rows and columns of zeros surrounded it. `padding` then
+     * applies to that larger size, so the leading padding is the explicit
+     * one plus what SAME adds.
+     */
+    int pad_top, pad_bottom, pad_left, pad_right;
 } verge_conv_params;
 
 /* AVERAGE_POOL_2D, MAX_POOL_2D. */

@@ -14,12 +14,17 @@
  * elements (an empty reduction gives 0); TFLite's reference kernel sums in
  * float32, so results may differ in the last bits. REDUCE_MAX starts from
  * -FLT_MAX, as TFLite's does, so NaN inputs are skipped.
+ *
+ * MEAN's prepare picks a fast path when the CPU has one and the reduced
+ * dimensions are consecutive (src/ops/fast_misc.h). It gives the same bits
+ * as this kernel.
  */
 #include <float.h>
 #include <stddef.h>
 
 #include "core/core.h"
 #include "ops/common.h"
+#include "ops/fast_misc.h"
 
 /* Returns element `i` of an int32 or int64 tensor. */
 static int64_t axes_value(const verge_tensor *axes, size_t i)
@@ -90,8 +95,13 @@ static verge_status verge_reduce_prepare(verge_op_context *ctx, const verge_node
             dims[rank++] = 1;
     }
 
-    return verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32, rank,
-                                  dims);
+    status = verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32, rank,
+                                    dims);
+    if (status != VERGE_OK)
+        return status;
+    if (node->op == VERGE_OP_MEAN)
+        verge_mean_fast_prepare(ctx, node, reduced);
+    return VERGE_OK;
 }
 
 /* Advances a counter over the dimensions listed in dims[0..n) and returns the change in offset. */
@@ -131,6 +141,8 @@ static verge_status verge_reduce_f32(verge_op_context *ctx, const verge_node *no
     int num_kept = 0, num_reduced = 0;
     size_t stride = 1, reduced_count = 1, base = 0;
 
+    if (ctx->node_data != NULL)
+        return verge_mean_fast_invoke(ctx, node);
     if (verge_tensor_count(input_tensor) == 0) {
         for (size_t o = 0; o < out_count; o++)
             output[o] = is_mean ? 0.0f : -FLT_MAX;

@@ -13,11 +13,15 @@
  * and the weights use the unclamped src, so a clamped edge row gets weights
  * such as 1.25 and -0.25 on the same cell, as in TFLite. align_corners and
  * half_pixel_centers together are invalid, as in TFLite.
+ *
+ * Prepare picks a fast path when the CPU has one (src/ops/fast_misc.h). It
+ * gives the same bits as this kernel.
  */
 #include <math.h>
 
 #include "core/core.h"
 #include "ops/common.h"
+#include "ops/fast_misc.h"
 
 enum { RESIZE_MAX_SIZE = 1 << 24 };
 
@@ -65,9 +69,13 @@ static verge_status verge_resize_bilinear_prepare(verge_op_context *ctx, const v
                           verge_shape_str(input->dims, input->rank, shape, sizeof(shape)),
                           (int)out_size[0], (int)out_size[1], RESIZE_MAX_SIZE);
 
-    return verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32, 4,
-                                  (const int32_t[]){input->dims[0], out_size[0], out_size[1],
-                                                    input->dims[3]});
+    status = verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32, 4,
+                                    (const int32_t[]){input->dims[0], out_size[0], out_size[1],
+                                                      input->dims[3]});
+    if (status != VERGE_OK)
+        return status;
+    verge_resize_bilinear_fast_prepare(ctx, node);
+    return VERGE_OK;
 }
 
 /* Returns the ratio that maps output coordinates to input ones along one axis. */
@@ -95,6 +103,18 @@ static void resize_source(int32_t dst, float scale, bool half_pixel_centers, int
     *upper = ceil_value < in - 1 ? ceil_value : in - 1;
 }
 
+void verge_resize_tap_compute(int32_t dst, int32_t in, int32_t out,
+                              const verge_resize_params *params, verge_resize_tap *tap)
+{
+    float src;
+
+    resize_source(dst, resize_scale(in, out, params->align_corners), params->half_pixel_centers,
+                  in, &src, &tap->lower, &tap->upper);
+    /* The reference's weight expressions, rounded the same way. */
+    tap->weight_upper = src - (float)tap->lower;
+    tap->weight_lower = 1 - (src - (float)tap->lower);
+}
+
 static verge_status verge_resize_bilinear_f32(verge_op_context *ctx, const verge_node *node)
 {
     const verge_resize_params *params = &node->params.resize;
@@ -111,6 +131,8 @@ static verge_status verge_resize_bilinear_f32(verge_op_context *ctx, const verge
     const float scale_y = resize_scale(in_h, out_h, params->align_corners);
     const float scale_x = resize_scale(in_w, out_w, params->align_corners);
 
+    if (ctx->node_data != NULL)
+        return verge_resize_bilinear_fast_invoke(ctx, node);
     for (int32_t b = 0; b < batches; b++) {
         const float *image = input + (size_t)b * in_h * in_w * channels;
 

@@ -28,11 +28,15 @@
  * outside the output, on top of the bias. The loops run in MediaPipe's
  * order (input row, column, channel, filter row, column, output channel),
  * so the float32 sums round as MediaPipe's do.
+ *
+ * Prepare picks a fast path when the CPU has one (src/ops/fast_misc.h),
+ * which differs from this kernel by rounding only.
  */
 #include <string.h>
 
 #include "core/core.h"
 #include "ops/common.h"
+#include "ops/fast_misc.h"
 
 /* TfLitePadding values in the custom options. */
 enum { TCONV_PADDING_SAME = 1, TCONV_PADDING_VALID = 2 };
@@ -160,9 +164,15 @@ static verge_status verge_transpose_conv_bias_prepare(verge_op_context *ctx,
                           input_shape, (int)options.stride_h, (int)options.stride_w,
                           (long long)out_h, (long long)out_w);
 
-    return verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32, 4,
-                                  (const int32_t[]){input->dims[0], (int32_t)out_h, (int32_t)out_w,
-                                                    weights->dims[0]});
+    status = verge_tensor_set_shape(verge_node_output(ctx, node, 0), VERGE_DTYPE_FLOAT32, 4,
+                                    (const int32_t[]){input->dims[0], (int32_t)out_h,
+                                                      (int32_t)out_w, weights->dims[0]});
+    if (status != VERGE_OK)
+        return status;
+    /* The leading paddings are below the filter sizes, so they fit int32_t. */
+    verge_transpose_conv_bias_fast_prepare(ctx, node, options.stride_h, options.stride_w,
+                                           (int32_t)pad_top, (int32_t)pad_left);
+    return VERGE_OK;
 }
 
 static verge_status verge_transpose_conv_bias_f32(verge_op_context *ctx, const verge_node *node)
@@ -183,6 +193,8 @@ static verge_status verge_transpose_conv_bias_f32(verge_op_context *ctx, const v
     const int32_t out_c = output_tensor->dims[3];
     int64_t unused, pad_top, pad_left;
 
+    if (ctx->node_data != NULL)
+        return verge_transpose_conv_bias_fast_invoke(ctx, node);
     tconv_axis_size(options.padding, in_h, filter_h, options.stride_h, &unused, &pad_top);
     tconv_axis_size(options.padding, in_w, filter_w, options.stride_w, &unused, &pad_left);
 

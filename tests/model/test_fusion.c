@@ -1,8 +1,9 @@
 /*
  * The interpreter's fusion pass (src/model/fuse.h): on zoo models it merges
  * ADD, RELU and channel-appending PAD nodes into the convolutions before
- * them, and the outputs keep every bit of the unfused run, on the reference
- * kernels and on the fast paths.
+ * them, folds spatial PAD nodes into the convolutions after them, and turns
+ * inner RESHAPEs into views. The outputs keep every bit of the unfused run,
+ * on the reference kernels and on the fast paths.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 #include "verge/model.h"
 
 typedef struct op_counts {
-    int add, relu, pad, conv, fused_conv;
+    int add, relu, pad, conv, fused_conv, reshape, padded_conv;
 } op_counts;
 
 static void count_hook(void *user, const verge_node_timing *timing)
@@ -28,6 +29,11 @@ static void count_hook(void *user, const verge_node_timing *timing)
     counts->pad += node->op == VERGE_OP_PAD;
     counts->conv += node->op == VERGE_OP_CONV_2D;
     counts->fused_conv += node->op == VERGE_OP_CONV_2D && node->params.conv.residual;
+    counts->reshape += node->op == VERGE_OP_RESHAPE;
+    counts->padded_conv += (node->op == VERGE_OP_CONV_2D ||
+                            node->op == VERGE_OP_DEPTHWISE_CONV_2D) &&
+                           (node->params.conv.pad_top || node->params.conv.pad_bottom ||
+                            node->params.conv.pad_left || node->params.conv.pad_right);
 }
 
 /*
@@ -140,6 +146,39 @@ static void face_blocks_merge_into_convolutions(void)
     CHECK_EQ_INT(fused.fused_conv, 16);
 }
 
+/*
+ * face_detection_full_range_sparse pads height and width by one cell on
+ * each side before 43 of its convolutions; every PAD folds into its
+ * convolution. Its 2 RESHAPEs write graph outputs and still run.
+ */
+static void spatial_pads_fold_into_convolutions(void)
+{
+    op_counts plain, fused;
+    size_t size;
+
+    free(run_model("face_detection_full_range_sparse.tflite", "0", "auto", &size, &plain));
+    free(run_model("face_detection_full_range_sparse.tflite", "1", "auto", &size, &fused));
+    CHECK_EQ_INT(plain.pad, 43);
+    CHECK_EQ_INT(plain.padded_conv, 0);
+    CHECK_EQ_INT(fused.pad, 0);
+    CHECK_EQ_INT(fused.padded_conv, 43);
+    CHECK_EQ_INT(fused.conv, plain.conv);
+    CHECK_EQ_INT(plain.reshape, 2);
+    CHECK_EQ_INT(fused.reshape, 2);
+}
+
+/* face_detection_short_range's 4 RESHAPEs feed CONCATENATIONs: all become views. */
+static void inner_reshapes_become_views(void)
+{
+    op_counts plain, fused;
+    size_t size;
+
+    free(run_model("face_detection_short_range.tflite", "0", "auto", &size, &plain));
+    free(run_model("face_detection_short_range.tflite", "1", "auto", &size, &fused));
+    CHECK_EQ_INT(plain.reshape, 4);
+    CHECK_EQ_INT(fused.reshape, 0);
+}
+
 /* hand_landmark_full's ADDs read a tensor that other nodes read too: they still merge. */
 static void shared_shortcut_still_merges(void)
 {
@@ -158,5 +197,7 @@ int main(void)
     RUN(fused_outputs_keep_every_bit);
     RUN(face_blocks_merge_into_convolutions);
     RUN(shared_shortcut_still_merges);
+    RUN(spatial_pads_fold_into_convolutions);
+    RUN(inner_reshapes_become_views);
     return check_summary();
 }

@@ -1,5 +1,6 @@
 /* CONV_2D and DEPTHWISE_CONV_2D: hand-checked cases, a float64 oracle and prepare errors. */
 #include "check.h"
+#include "core/cpu.h"
 #include "ops/op_test.h"
 
 static verge_conv_params conv_params(verge_padding padding, int stride, int dilation,
@@ -344,6 +345,92 @@ static void depthwise_matches_float64_oracle(void)
     op_test_free(&t);
 }
 
+/*
+ * Explicit padding (set by the fusion pass when it folds a PAD) on every
+ * kernel path against the float64 oracle: uneven amounts, on its own
+ * (VALID) and added to SAME, for CONV_2D and DEPTHWISE_CONV_2D, with
+ * output rows and columns that see only padding.
+ */
+static void explicit_padding_matches_oracle(void)
+{
+    static const verge_cpu_isa cpus[] = {VERGE_CPU_SCALAR, VERGE_CPU_AVX2, VERGE_CPU_AVX512,
+                                         VERGE_CPU_NEON};
+    static const struct {
+        bool depthwise;
+        int32_t h, w, c, oc, k, stride;
+        verge_padding padding;
+        int top, bottom, left, right;
+    } cases[] = {
+        {false, 9, 11, 3, 8, 3, 2, VERGE_PADDING_VALID, 0, 1, 0, 1},
+        {false, 6, 7, 5, 17, 3, 1, VERGE_PADDING_SAME, 2, 0, 1, 3},
+        {false, 4, 5, 4, 6, 1, 1, VERGE_PADDING_VALID, 0, 2, 1, 3},
+        {true, 10, 19, 24, 24, 3, 1, VERGE_PADDING_VALID, 1, 1, 1, 1},
+        {true, 7, 13, 16, 16, 5, 2, VERGE_PADDING_SAME, 0, 3, 2, 0},
+        {true, 5, 9, 9, 9, 3, 1, VERGE_PADDING_VALID, 4, 0, 0, 6},
+    };
+    enum { MAX_IN = 10 * 19 * 24, MAX_OUT = 10 * 19 * 24, MAX_FILTER = 17 * 3 * 3 * 5 };
+    static float in[MAX_IN], filter[MAX_FILTER], bias[32];
+    static double expected[MAX_OUT];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const int32_t in_dims[4] = {1, cases[i].h, cases[i].w, cases[i].c};
+        const int32_t f_dims[4] = {cases[i].depthwise ? 1 : cases[i].oc, cases[i].k, cases[i].k,
+                                   cases[i].depthwise ? cases[i].oc : cases[i].c};
+        verge_conv_params params =
+            conv_params(cases[i].padding, cases[i].stride, 1, VERGE_ACT_NONE);
+        const int32_t padded_h = cases[i].h + cases[i].top + cases[i].bottom;
+        const int32_t padded_w = cases[i].w + cases[i].left + cases[i].right;
+        int32_t out_h, out_w, same_top = 0, same_left = 0;
+
+        /* SAME on the padded size, as TFLite computes it; VALID adds nothing. */
+        if (cases[i].padding == VERGE_PADDING_SAME) {
+            out_h = (padded_h + cases[i].stride - 1) / cases[i].stride;
+            out_w = (padded_w + cases[i].stride - 1) / cases[i].stride;
+            same_top = ((out_h - 1) * cases[i].stride + cases[i].k - padded_h) / 2;
+            same_left = ((out_w - 1) * cases[i].stride + cases[i].k - padded_w) / 2;
+        } else {
+            out_h = (padded_h - cases[i].k) / cases[i].stride + 1;
+            out_w = (padded_w - cases[i].k) / cases[i].stride + 1;
+        }
+        params.pad_top = cases[i].top;
+        params.pad_bottom = cases[i].bottom;
+        params.pad_left = cases[i].left;
+        params.pad_right = cases[i].right;
+        pseudo_random(in, cases[i].h * cases[i].w * cases[i].c, 11 + (unsigned)i);
+        pseudo_random(filter, f_dims[0] * f_dims[1] * f_dims[2] * f_dims[3], 23 + (unsigned)i);
+        pseudo_random(bias, cases[i].oc, 37 + (unsigned)i);
+        conv_reference(in, in_dims, filter, f_dims, bias, cases[i].stride, 1,
+                       cases[i].top + same_top, cases[i].left + same_left, out_h, out_w,
+                       cases[i].depthwise, 1, VERGE_ACT_NONE, expected);
+
+        for (size_t c = 0; c < sizeof(cpus) / sizeof(cpus[0]); c++) {
+            const char *cpu = verge_cpu_isa_name(cpus[c]);
+            size_t bad = 0;
+            op_test t;
+
+            if (!verge_cpu_isa_available(cpus[c]))
+                continue;
+            setenv("VERGE_CPU", cpu, 1);
+            op_test_init(&t, cases[i].depthwise ? VERGE_OP_DEPTHWISE_CONV_2D : VERGE_OP_CONV_2D);
+            t.node.params.conv = params;
+            op_test_input_f32(&t, 4, in_dims, in);
+            op_test_input_f32(&t, 4, f_dims, filter);
+            op_test_input_f32(&t, 1, (int32_t[]){cases[i].oc}, bias);
+            op_test_output(&t);
+            CHECK_OK(op_test_run(&t));
+            unsetenv("VERGE_CPU");
+            CHECK_MSG(op_test_shape_is(&t, 4, (int32_t[]){1, out_h, out_w, cases[i].oc}),
+                      "case %zu, VERGE_CPU=%s: wrong output shape", i, cpu);
+            for (int o = 0; op_test_out(&t)->data != NULL && o < out_h * out_w * cases[i].oc;
+                 o++)
+                bad += fabs(((float *)op_test_out(&t)->data)[o] - expected[o]) > 1e-5;
+            CHECK_MSG(bad == 0, "case %zu, VERGE_CPU=%s: %zu outputs differ from the oracle", i,
+                      cpu, bad);
+            op_test_free(&t);
+        }
+    }
+}
+
 /* Runs prepare on a CONV_2D node with the given shapes and returns its status. */
 static verge_status conv_prepare_shapes(int op, verge_dtype in_dtype, int in_rank,
                                         const int32_t *in_dims, const int32_t *f_dims,
@@ -421,6 +508,32 @@ static void conv_prepare_errors(void)
                  VERGE_STATUS_INVALID_MODEL);
     same.activation = VERGE_ACT_NONE;
 
+    /* Explicit padding must not be negative. */
+    valid.pad_bottom = -1;
+    CHECK_STATUS(conv_prepare_shapes(VERGE_OP_CONV_2D, VERGE_DTYPE_FLOAT32, 4,
+                                     (int32_t[]){1, 8, 8, 3}, (int32_t[]){8, 3, 3, 3}, NULL, valid),
+                 VERGE_STATUS_INVALID_MODEL);
+    CHECK_MSG(strstr(verge_error_message(), "explicit padding along height is 0 before and -1 "
+                                            "after") != NULL,
+              "message: %s", verge_error_message());
+    valid.pad_bottom = 0;
+    /* Explicit padding can make room for a filter wider than the input. */
+    {
+        static float in[15], filter[25];
+        op_test t;
+
+        op_test_init(&t, VERGE_OP_CONV_2D);
+        t.node.params.conv = valid;
+        t.node.params.conv.pad_left = 1;
+        t.node.params.conv.pad_right = 1;
+        op_test_input_f32(&t, 4, (int32_t[]){1, 5, 3, 1}, in);
+        op_test_input_f32(&t, 4, (int32_t[]){1, 5, 5, 1}, filter);
+        op_test_output(&t);
+        CHECK_OK(op_test_prepare(&t));
+        CHECK(op_test_shape_is(&t, 4, (int32_t[]){1, 1, 1, 1}));
+        op_test_free(&t);
+    }
+
     /* Depthwise: filter channels must be in_c * depth_multiplier, filter dim 0 must be 1. */
     same.depth_multiplier = 2;
     CHECK_STATUS(conv_prepare_shapes(VERGE_OP_DEPTHWISE_CONV_2D, VERGE_DTYPE_FLOAT32, 4,
@@ -471,6 +584,7 @@ int main(void)
     RUN(conv_matches_float64_oracle);
     RUN(depthwise_multiplier2);
     RUN(depthwise_matches_float64_oracle);
+    RUN(explicit_padding_matches_oracle);
     RUN(conv_prepare_errors);
     RUN(conv_prepare_input_count);
     return check_summary();

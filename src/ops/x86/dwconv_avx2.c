@@ -7,12 +7,13 @@
  * is one multiply-add per 8 channels. Taps that fall into the padding are
  * skipped, which gives the same sums as multiplying by zeros.
  *
- * Pixels whose whole filter window lies inside the input, of 3x3 and 5x5
- * filters with stride 1 or 2 and no dilation, go through a kernel that
- * computes 8 pixels at a time and loads each input vector once for all of
- * them. The others go one at a time. Both add the taps in the same order
- * (filter row, then column), so every output has the same bits whichever
- * computed it.
+ * 3x3 and 5x5 filters with stride 1 or 2 along the width and no dilation
+ * go through a kernel that unrolls the filter and computes 8 pixels at a
+ * time, loading each input vector once for all of them. Near the edges it
+ * skips the filter rows and columns that fall outside the input. Other
+ * filters go one pixel at a time through a general loop. All add the taps
+ * in the same order (filter row, then column), so every output has the
+ * same bits whichever computed it.
  */
 #include <immintrin.h>
 #include <stdbool.h>
@@ -99,6 +100,7 @@ static void dw_pixel(const verge_dwconv_args *d, const float *in_b, int32_t iy0,
     int taps = 0;
 
     valid_taps(ix0, d->in_w, d->kw, d->dilation_w, &kx_begin, &kx_end);
+#pragma GCC unroll 5
     for (int32_t ky = ky_begin; ky < ky_end; ky++) {
         for (int32_t kx = kx_begin; kx < kx_end; kx++, taps++) {
             in_offset[taps] =
@@ -115,23 +117,26 @@ static void dw_pixel(const verge_dwconv_args *d, const float *in_b, int32_t iy0,
 
 /*
  * N consecutive pixels ox .. ox + N - 1 of one output row, channels
- * c .. c + 7, whose windows lie wholly inside the input, for a K x K filter
- * with stride S and no dilation. N, K, S and MASKED are constants in every
- * caller, so the loops unroll and the accumulators stay in registers.
- * `in_row0` is input row iy0 of the batch.
+ * c .. c + 7, for a K x K filter with stride S and no dilation. N, K, S,
+ * EDGE and MASKED are constants in every caller, so the loops unroll and
+ * the accumulators stay in registers. `in_b` is the batch's input and iy0
+ * the input row under filter row 0. Only filter rows [ky_begin, ky_end) are
+ * read: the others fall into the padding above or below the input. With
+ * EDGE, input columns left or right of the input are skipped; without it,
+ * every window must lie inside the input's width.
  *
- * Along a filter row, input pixel j feeds output p through tap kx = j - S * p,
+ * Along a filter row, input column j feeds output p through tap kx = j - S * p,
  * so each input vector is loaded once and used by up to ceil(K / S) outputs.
- * Output p still adds its taps in the order kx = 0, 1, ..., as dw_pixel does.
+ * Output p still adds its taps in the order kx = 0, 1, ..., as dw_pixel does,
+ * and skips the same taps.
  */
-static inline __attribute__((always_inline)) void dw_block(const verge_dwconv_args *d,
-                                                           const float *in_row0, int32_t ox,
-                                                           float *out_row, int N, int K, int S,
-                                                           int32_t c, bool masked, __m256i mask)
+static inline __attribute__((always_inline)) void
+dw_block(const verge_dwconv_args *d, const float *in_b, int32_t iy0, int32_t ky_begin,
+         int32_t ky_end, int32_t ox, float *out_row, int N, int K, int S, bool edge, int32_t c,
+         bool masked, __m256i mask)
 {
     const int32_t C = d->channels;
-    const size_t row_step = (size_t)d->in_w * C;
-    const float *x = in_row0 + (size_t)(ox * S - d->pad_left) * C + c;
+    const int32_t ix0 = ox * S - d->pad_left;
     const __m256 bias = load8(d->bias + c, masked, mask);
     __m256 acc[PIXELS];
 
@@ -139,8 +144,8 @@ static inline __attribute__((always_inline)) void dw_block(const verge_dwconv_ar
     for (int p = 0; p < N; p++)
         acc[p] = bias;
 #pragma GCC unroll 5
-    for (int ky = 0; ky < K; ky++) {
-        const float *in = x + ky * row_step;
+    for (int32_t ky = ky_begin; ky < ky_end; ky++) {
+        const float *in = in_b + (size_t)(iy0 + ky) * d->in_w * C + c;
         __m256 w[5];
 
 #pragma GCC unroll 5
@@ -148,8 +153,11 @@ static inline __attribute__((always_inline)) void dw_block(const verge_dwconv_ar
             w[kx] = load8(d->w + (size_t)(ky * K + kx) * C + c, masked, mask);
 #pragma GCC unroll 20
         for (int j = 0; j < S * (N - 1) + K; j++) {
-            const __m256 v = load8(in + (size_t)j * C, masked, mask);
+            __m256 v;
 
+            if (edge && (ix0 + j < 0 || ix0 + j >= d->in_w))
+                continue;
+            v = load8(in + (size_t)(ix0 + j) * C, masked, mask);
 #pragma GCC unroll 8
             for (int p = 0; p < N; p++) {
                 const int kx = j - S * p;
@@ -171,38 +179,72 @@ static inline __attribute__((always_inline)) void dw_block(const verge_dwconv_ar
         store8(out_row + (size_t)(ox + p) * C + c, acc[p], masked, mask);
 }
 
+/* dw_block() over every channel of pixels ox .. ox + N - 1. */
+static inline __attribute__((always_inline)) void
+dw_blocks(const verge_dwconv_args *d, const float *in_b, int32_t iy0, int32_t ky_begin,
+          int32_t ky_end, int32_t ox, float *out_row, int N, int K, int S, bool edge,
+          __m256i tail_mask)
+{
+    const int32_t full = d->channels - d->channels % 8;
+
+    for (int32_t c = 0; c < full; c += 8)
+        dw_block(d, in_b, iy0, ky_begin, ky_end, ox, out_row, N, K, S, edge, c, false,
+                 _mm256_set1_epi32(-1));
+    if (full < d->channels)
+        dw_block(d, in_b, iy0, ky_begin, ky_end, ox, out_row, N, K, S, edge, full, true,
+                 tail_mask);
+}
+
 /*
- * Output pixels [x_begin, x_end) of one row whose windows lie wholly inside
- * the input. Pixels go outside, channels inside, so that the input window
- * of a few pixels stays in the L1 cache across all channels.
+ * One output row of a K x K filter with stride S and no dilation, reading
+ * filter rows [ky_begin, ky_end), 8 pixels at a time. When the width is not
+ * a multiple of 8, the last block starts 8 pixels before the end and
+ * computes a few pixels again, with the same bits. Blocks inside output
+ * columns [x_lo, x_hi), whose windows lie inside the input's width, skip
+ * the edge checks when INTERIOR is set. Pixels go outside, channels inside,
+ * so that the input window of a few pixels stays in the L1 cache across all
+ * channels.
  */
-#define DEFINE_INTERIOR(K, S)                                                               \
-    static void dw_interior_##K##_##S(const verge_dwconv_args *d, const float *in_row0,     \
-                                      int32_t x_begin, int32_t x_end, float *out_row,      \
-                                      __m256i tail_mask)                                    \
-    {                                                                                       \
-        const __m256i all = _mm256_set1_epi32(-1);                                          \
-        const int32_t full = d->channels - d->channels % 8;                                 \
-        int32_t ox = x_begin;                                                               \
-                                                                                            \
-        for (; ox + PIXELS <= x_end; ox += PIXELS) {                                        \
-            for (int32_t c = 0; c < full; c += 8)                                           \
-                dw_block(d, in_row0, ox, out_row, PIXELS, K, S, c, false, all);             \
-            if (full < d->channels)                                                         \
-                dw_block(d, in_row0, ox, out_row, PIXELS, K, S, full, true, tail_mask);     \
-        }                                                                                   \
-        for (; ox < x_end; ox++) {                                                          \
-            for (int32_t c = 0; c < full; c += 8)                                           \
-                dw_block(d, in_row0, ox, out_row, 1, K, S, c, false, all);                  \
-            if (full < d->channels)                                                         \
-                dw_block(d, in_row0, ox, out_row, 1, K, S, full, true, tail_mask);          \
-        }                                                                                   \
+static inline __attribute__((always_inline)) void
+dw_row(const verge_dwconv_args *d, const float *in_b, int32_t iy0, int32_t ky_begin,
+       int32_t ky_end, int32_t x_lo, int32_t x_hi, float *out_row, int K, int S, bool interior,
+       __m256i tail_mask)
+{
+    if (d->out_w < PIXELS) {
+        for (int32_t ox = 0; ox < d->out_w; ox++)
+            dw_blocks(d, in_b, iy0, ky_begin, ky_end, ox, out_row, 1, K, S, true, tail_mask);
+        return;
+    }
+    for (int32_t next = 0; next < d->out_w; next += PIXELS) {
+        const int32_t ox = next + PIXELS <= d->out_w ? next : d->out_w - PIXELS;
+
+        if (interior && ox >= x_lo && ox + PIXELS <= x_hi)
+            dw_blocks(d, in_b, iy0, ky_begin, ky_end, ox, out_row, PIXELS, K, S, false,
+                      tail_mask);
+        else
+            dw_blocks(d, in_b, iy0, ky_begin, ky_end, ox, out_row, PIXELS, K, S, true,
+                      tail_mask);
+    }
+}
+
+/* Rows that read every filter row take constant filter rows, so that the loops unroll. */
+#define DEFINE_ROW(K, S)                                                                  \
+    static void dw_row_##K##_##S(const verge_dwconv_args *d, const float *in_b,           \
+                                 int32_t iy0, int32_t ky_begin, int32_t ky_end,           \
+                                 int32_t x_lo, int32_t x_hi, float *out_row,              \
+                                 __m256i tail_mask)                                       \
+    {                                                                                     \
+        if (ky_begin == 0 && ky_end == K)                                                 \
+            dw_row(d, in_b, iy0, 0, K, x_lo, x_hi, out_row, K, S, true, tail_mask);       \
+        else                                                                              \
+            dw_row(d, in_b, iy0, ky_begin, ky_end, x_lo, x_hi, out_row, K, S, false,      \
+                   tail_mask);                                                            \
     }
 
-DEFINE_INTERIOR(3, 1)
-DEFINE_INTERIOR(3, 2)
-DEFINE_INTERIOR(5, 1)
-DEFINE_INTERIOR(5, 2)
+DEFINE_ROW(3, 1)
+DEFINE_ROW(3, 2)
+DEFINE_ROW(5, 1)
+DEFINE_ROW(5, 2)
 
 void verge_dwconv_f32_avx2(const verge_dwconv_args *d, size_t row_begin, size_t row_end)
 {
@@ -230,30 +272,19 @@ void verge_dwconv_f32_avx2(const verge_dwconv_args *d, size_t row_begin, size_t 
         const float *in_b = d->in + (size_t)b * d->in_h * d->in_w * C;
         float *out = d->out + row * (size_t)d->out_w * C;
         int32_t ky_begin, ky_end;
-        bool full_rows;
 
         valid_taps(iy0, d->in_h, d->kh, d->dilation_h, &ky_begin, &ky_end);
-        full_rows = square && ky_begin == 0 && ky_end == d->kh;
-        if (!full_rows) {
+        if (!square) {
             for (int32_t ox = 0; ox < d->out_w; ox++)
                 dw_pixel(d, in_b, iy0, ky_begin, ky_end, ox, out + (size_t)ox * C, tail_mask);
-            continue;
+        } else if (d->kh == 3 && d->stride_w == 1) {
+            dw_row_3_1(d, in_b, iy0, ky_begin, ky_end, x_lo, x_hi, out, tail_mask);
+        } else if (d->kh == 3) {
+            dw_row_3_2(d, in_b, iy0, ky_begin, ky_end, x_lo, x_hi, out, tail_mask);
+        } else if (d->stride_w == 1) {
+            dw_row_5_1(d, in_b, iy0, ky_begin, ky_end, x_lo, x_hi, out, tail_mask);
+        } else {
+            dw_row_5_2(d, in_b, iy0, ky_begin, ky_end, x_lo, x_hi, out, tail_mask);
         }
-        for (int32_t ox = 0; ox < x_lo; ox++)
-            dw_pixel(d, in_b, iy0, ky_begin, ky_end, ox, out + (size_t)ox * C, tail_mask);
-        {
-            const float *in_row0 = in_b + (size_t)iy0 * d->in_w * C;
-
-            if (d->kh == 3 && d->stride_w == 1)
-                dw_interior_3_1(d, in_row0, x_lo, x_hi, out, tail_mask);
-            else if (d->kh == 3)
-                dw_interior_3_2(d, in_row0, x_lo, x_hi, out, tail_mask);
-            else if (d->stride_w == 1)
-                dw_interior_5_1(d, in_row0, x_lo, x_hi, out, tail_mask);
-            else
-                dw_interior_5_2(d, in_row0, x_lo, x_hi, out, tail_mask);
-        }
-        for (int32_t ox = x_hi; ox < d->out_w; ox++)
-            dw_pixel(d, in_b, iy0, ky_begin, ky_end, ox, out + (size_t)ox * C, tail_mask);
     }
 }

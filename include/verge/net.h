@@ -297,7 +297,7 @@ typedef struct verge_worker_options {
     const char *const *models;   /* model names served (see verge_job_model_name) */
     int num_models;              /* 1..16 */
     int threads;                 /* handler threads, 1..256 */
-    int concurrency;             /* jobs held at once (receive maximum), threads..65535 */
+    int concurrency;             /* jobs held at once, threads..256: one connection each */
     size_t max_payload;          /* larger jobs get an error result without decoding; 0: 16 MiB */
     /* mqtt.max_packet_size stays 0 unless set: see verge_worker_run(). */
     /* Creates one handler thread's state (e.g. a model interpreter); NULL return fails the start. */
@@ -315,11 +315,18 @@ typedef struct verge_worker_stats {
 } verge_worker_stats;
 
 /*
- * Serves jobs until *stop becomes non-zero: subscribes to
- * $share/GROUP/PREFIX/jobs/MODEL for every model, runs each job on one of
- * `threads` handler threads, publishes each result (QoS 1) to the job's
- * response topic with the job's correlation data and the user property
- * status=ok|error. A result that is an error reads
+ * Serves jobs until *stop becomes non-zero. The worker opens `concurrency`
+ * job slots, each a broker connection of its own (client id WORKER-0,
+ * WORKER-1, ...) with an MQTT receive maximum of 1 that subscribes to
+ * $share/GROUP/PREFIX/jobs/MODEL for every model, plus a control connection
+ * (client id WORKER) that carries the worker's presence and will. Slot i
+ * belongs to handler thread i % threads, which reads the slot's job, runs
+ * it and publishes the result (QoS 1) to the job's response topic with the
+ * job's correlation data and the user property status=ok|error. A job's
+ * acknowledgement (PUBACK) leaves together with its result, so the broker
+ * sends a slot its next job only after the result: the worker holds at most
+ * `concurrency` jobs, each running or waiting unread in its slot while the
+ * slot's thread runs another. A result that is an error reads
  *
  *     {"job":"ID","source":"NAME","error":"MESSAGE","status":"invalid data"}
  *
@@ -328,16 +335,17 @@ typedef struct verge_worker_stats {
  * Jobs of any size up to MQTT's 256 MiB reach the worker (and are held in
  * memory once) unless mqtt.max_packet_size is set; cap them at the broker
  * (Mosquitto: message_size_limit), because a job that the broker drops for
- * exceeding a client's maximum packet size gets no answer at all.
- * At most `concurrency` jobs are held (received, not yet answered): beyond
- * that the worker stops reading its socket, and the broker, bound by the
- * receive maximum, keeps the rest for other workers.
+ * exceeding a client's maximum packet size gets no answer at all. Each
+ * connection takes 5 file descriptors; the soft open-file limit is raised
+ * towards the hard one when they need it.
  *
- * When *stop becomes non-zero the worker unsubscribes, finishes and answers
- * the jobs it holds, clears its presence and disconnects. Returns VERGE_OK
- * after such a stop, VERGE_STATUS_IO_ERROR when the first connection could
- * not be made, VERGE_STATUS_INVALID_ARGUMENT for bad options or a refusal
- * by the broker, VERGE_STATUS_OUT_OF_MEMORY.
+ * When *stop becomes non-zero the worker unsubscribes and finishes the jobs
+ * it holds and those the broker had already queued for its slots (until
+ * none came for 0.2 s, at most 30 s). Then it clears its presence and
+ * disconnects.
+ * Returns VERGE_OK after such a stop, VERGE_STATUS_IO_ERROR when a first
+ * connection could not be made, VERGE_STATUS_INVALID_ARGUMENT for bad
+ * options or a refusal by the broker, VERGE_STATUS_OUT_OF_MEMORY.
  */
 verge_status verge_worker_run(const verge_worker_options *options, volatile sig_atomic_t *stop,
                               verge_worker_stats *stats);

@@ -67,9 +67,9 @@ static void print_help(FILE *out)
             "  --model FILE       model to serve (repeat for up to 16 models); jobs name the\n"
             "                     model by its file name without .tflite\n"
             "  --threads N        jobs run at once, each on its own interpreter (default 1)\n"
-            "  --concurrency N    jobs held at once, running or waiting (default: threads);\n"
-            "                     sent to the broker as the MQTT receive maximum, and the\n"
-            "                     worker stops reading while it holds that many\n"
+            "  --concurrency N    jobs held at once, running or waiting (default: threads,\n"
+            "                     at most 256); one broker connection per job, each with\n"
+            "                     MQTT receive maximum 1 and acknowledged with its result\n"
             "  --group NAME       shared-subscription group (default verge); workers in one\n"
             "                     group share the jobs, each group gets every job\n"
             "  --prefix NAME      topic prefix (default verge)\n"
@@ -152,7 +152,7 @@ static int parse_options(int argc, char **argv, serve_options *options)
             options->threads = (int)value;
             break;
         case OPT_CONCURRENCY:
-            if (cli_parse_number(command, optarg, "--concurrency", 1, 65535, &value) != 0)
+            if (cli_parse_number(command, optarg, "--concurrency", 1, 256, &value) != 0)
                 return -1;
             options->concurrency = (int)value;
             break;
@@ -361,14 +361,21 @@ static verge_status serve_handle(void *state, const verge_job *job, char **resul
         return status;
     }
 
+    /*
+     * Closing the decoder is part of decoding, so its time counts as decode.
+     * The result needs the frame's index, time and size, not its pixels.
+     */
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    verge_source_close(source);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    timing[0] += (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+    frame.image.data = NULL;
+
     out = open_memstream(result, &size);
-    if (out == NULL) {
-        verge_source_close(source);
+    if (out == NULL)
         return verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "job %s: cannot build the result", job->id);
-    }
     cli_write_frame_json(out, job->id, name, &frame, verge_head_get_spec(detector->head),
                          detections, count, timing);
-    verge_source_close(source);
     if (fclose(out) != 0 || *result == NULL) {
         free(*result);
         *result = NULL;

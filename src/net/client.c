@@ -53,6 +53,7 @@ typedef struct client {
     char presence_filter[NET_TOPIC_MAX];
     verge_mqtt *mqtt;
     bool resend_all;        /* after a reconnection */
+    int awaiting_ack;       /* jobs published whose PUBACK has not come yet */
     double connected_at;
     char *workers[MAX_WORKERS_TRACKED]; /* ids of present workers that serve the model */
     int num_workers;
@@ -215,6 +216,7 @@ static bool job_send(client *c, size_t index)
         report_local_error(c, index, status, error);
         return true;
     }
+    c->awaiting_ack++;
     if (job->attempts == 0)
         job->first_sent = now;
     else
@@ -224,10 +226,21 @@ static bool job_send(client *c, size_t index)
     return true;
 }
 
+static void on_publish(void *user, verge_mqtt *mqtt, int mid)
+{
+    client *c = user;
+
+    (void)mqtt;
+    (void)mid;
+    if (c->awaiting_ack > 0)
+        c->awaiting_ack--;
+}
+
 static void on_connect(void *user, verge_mqtt *mqtt)
 {
     client *c = user;
 
+    c->awaiting_ack = 0; /* what was in flight is sent again below, or by libmosquitto */
     if (verge_mqtt_subscribe(mqtt, c->result_topic) != VERGE_OK ||
         verge_mqtt_subscribe(mqtt, c->presence_filter) != VERGE_OK)
         verge_log(VERGE_LOG_ERROR, "%s", verge_error_message());
@@ -404,7 +417,18 @@ static void start_jobs(client *c)
             c->in_flight[c->num_in_flight++] = index;
         }
     }
-    /* Read and encode the next job now, so that sending it later costs only the publish. */
+}
+
+/*
+ * Reads and encodes the next job ahead, so that sending it later costs only
+ * the publish. Not while the broker has yet to acknowledge a job: it would
+ * take the CPU from the broker and the worker, which are busy passing the
+ * job on just then.
+ */
+static void prepare_next(client *c)
+{
+    if (c->awaiting_ack > 0)
+        return;
     if (c->next < c->count && c->state[c->next].state == JOB_WAITING &&
         c->state[c->next].envelope == NULL)
         job_prepare(c, c->next);
@@ -426,7 +450,7 @@ verge_status verge_client_run(const verge_client_options *options, const verge_c
 {
     client c;
     verge_mqtt_options mqtt_options;
-    verge_mqtt_callbacks callbacks = {on_connect, NULL, on_message, NULL, NULL};
+    verge_mqtt_callbacks callbacks = {on_connect, NULL, on_message, on_publish, NULL};
     verge_status status;
     unsigned random_bits;
     double started;
@@ -501,6 +525,7 @@ verge_status verge_client_run(const verge_client_options *options, const verge_c
             continue;
         check_timeouts(&c, now);
         start_jobs(&c);
+        prepare_next(&c);
     }
     c.stats.seconds = net_now() - started;
     if (status == VERGE_OK)

@@ -340,14 +340,16 @@ static void drain_wake(verge_mqtt *m)
         continue;
 }
 
-verge_status verge_mqtt_service(verge_mqtt *m, int timeout_ms, bool read)
+/*
+ * Fills fds[0] (wake pipe) and fds[1] (socket, when open) for one poll() and
+ * lowers *timeout_ms to what reconnection and keepalive need. Returns the
+ * number of entries used (1 or 2).
+ */
+static int service_prepare(verge_mqtt *m, struct pollfd fds[2], int *timeout_ms, bool read)
 {
-    struct pollfd fds[2];
-    int count = 1, ready, rc;
     double now = net_now();
+    int count = 1;
 
-    if (m->refused)
-        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "%s", m->refusal);
     if (!m->socket_open && !m->stopped && now >= m->next_attempt) {
         attempt_connect(m);
         now = net_now();
@@ -362,6 +364,9 @@ verge_status verge_mqtt_service(verge_mqtt *m, int timeout_ms, bool read)
     fds[0].fd = m->wake[0];
     fds[0].events = POLLIN;
     fds[0].revents = 0;
+    fds[1].fd = -1;
+    fds[1].events = 0;
+    fds[1].revents = 0;
     if (m->socket_open && mosquitto_socket(m->mosq) >= 0) {
         /* Read anyway now and then, so that pings are answered while a worker is saturated. */
         bool must_read = read || !m->connected || now - m->last_read > m->keepalive / 2.0;
@@ -369,23 +374,29 @@ verge_status verge_mqtt_service(verge_mqtt *m, int timeout_ms, bool read)
         fds[1].fd = mosquitto_socket(m->mosq);
         fds[1].events = (short)((must_read ? POLLIN : 0) |
                                 (mosquitto_want_write(m->mosq) ? POLLOUT : 0));
-        fds[1].revents = 0;
         count = 2;
     } else if (!m->stopped && !m->socket_open) {
         double wait_ms = (m->next_attempt - now) * 1000.0;
 
-        if (wait_ms < timeout_ms)
-            timeout_ms = wait_ms < 0 ? 0 : (int)wait_ms + 1;
+        if (wait_ms < *timeout_ms)
+            *timeout_ms = wait_ms < 0 ? 0 : (int)wait_ms + 1;
     }
-    if (m->socket_open && timeout_ms > 1000)
-        timeout_ms = 1000; /* keepalive checks in loop_misc */
+    if (m->socket_open && *timeout_ms > 1000)
+        *timeout_ms = 1000; /* keepalive checks in loop_misc */
+    return count;
+}
 
-    ready = poll(fds, (nfds_t)count, timeout_ms);
-    if (ready < 0 && errno != EINTR)
-        return verge_fail(VERGE_STATUS_IO_ERROR, "poll failed: %s", strerror(errno));
-    if (ready > 0 && (fds[0].revents & POLLIN) != 0)
+/*
+ * Handles what poll() reported for one connection (revents all zero after a
+ * timeout): reads (callbacks run here), writes, pings.
+ */
+static void service_handle(verge_mqtt *m, const struct pollfd fds[2], int count)
+{
+    int rc;
+
+    if ((fds[0].revents & POLLIN) != 0)
         drain_wake(m);
-    if (count == 2 && ready > 0 && m->socket_open) {
+    if (count == 2 && m->socket_open) {
         if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
             m->last_read = net_now();
             rc = mosquitto_loop_read(m->mosq, 1);
@@ -400,13 +411,56 @@ verge_status verge_mqtt_service(verge_mqtt *m, int timeout_ms, bool read)
             mosquitto_loop_write(m->mosq, 1);
     }
     if (m->socket_open) {
+        /* What the callbacks queued (results, and acknowledgements when deferred) goes out now. */
         if (mosquitto_want_write(m->mosq))
             mosquitto_loop_write(m->mosq, 1);
         mosquitto_loop_misc(m->mosq);
     }
+}
+
+verge_status verge_mqtt_service(verge_mqtt *m, int timeout_ms, bool read)
+{
+    struct pollfd fds[2];
+    int count, ready;
+
+    if (m->refused)
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "%s", m->refusal);
+    count = service_prepare(m, fds, &timeout_ms, read);
+    ready = poll(fds, (nfds_t)count, timeout_ms);
+    if (ready < 0 && errno != EINTR)
+        return verge_fail(VERGE_STATUS_IO_ERROR, "poll failed: %s", strerror(errno));
+    service_handle(m, fds, count);
     if (m->refused)
         return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "%s", m->refusal);
     return VERGE_OK;
+}
+
+verge_status net_mqtt_service_set(verge_mqtt *const *set, int count, struct pollfd *fds,
+                                  int timeout_ms)
+{
+    int ready;
+
+    for (int i = 0; i < count; i++) {
+        if (set[i]->refused)
+            return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "%s", set[i]->refusal);
+        service_prepare(set[i], fds + 2 * i, &timeout_ms, true);
+    }
+    ready = poll(fds, (nfds_t)(2 * count), timeout_ms);
+    if (ready < 0 && errno != EINTR)
+        return verge_fail(VERGE_STATUS_IO_ERROR, "poll failed: %s", strerror(errno));
+    for (int i = 0; i < count; i++) {
+        const struct pollfd *pair = fds + 2 * i;
+
+        service_handle(set[i], pair, pair[1].fd >= 0 ? 2 : 1);
+        if (set[i]->refused)
+            return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "%s", set[i]->refusal);
+    }
+    return VERGE_OK;
+}
+
+void net_mqtt_defer_writes(verge_mqtt *m)
+{
+    mosquitto_threaded_set(m->mosq, true);
 }
 
 verge_status verge_mqtt_connect(verge_mqtt *m, volatile sig_atomic_t *stop)

@@ -6,6 +6,7 @@
 #ifndef VERGE_NET_INTERNAL_H
 #define VERGE_NET_INTERNAL_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,6 +75,28 @@ void net_client_id(const char *role, char *id, size_t size);
 
 /* Text for a libmosquitto error code that includes errno for MOSQ_ERR_ERRNO. */
 const char *net_mosquitto_error(int rc);
+
+/*
+ * Services `count` connections with one poll() over their sockets and wake
+ * pipes, as verge_mqtt_service(mqtt, timeout_ms, true) does for one. `fds`
+ * is the caller's room for 2 * count entries. Returns VERGE_OK,
+ * VERGE_STATUS_IO_ERROR (poll failed) or VERGE_STATUS_INVALID_ARGUMENT (the
+ * broker refused one of them for good).
+ */
+verge_status net_mqtt_service_set(verge_mqtt *const *set, int count, struct pollfd *fds,
+                                  int timeout_ms);
+
+/*
+ * Makes libmosquitto queue everything it sends (libmosquitto's "threaded"
+ * mode) so that only verge_mqtt_service() and verge_mqtt_disconnect() write,
+ * after the callbacks of a read have run. libmosquitto 2.0 queues the
+ * acknowledgement (PUBACK) of a QoS 1 message before its message callback
+ * runs. Deferred, it leaves together with what the callback published, so a
+ * worker that publishes a job's result inside the callback acknowledges the
+ * job with it. Call before verge_mqtt_connect(). A publish from another thread
+ * then waits for the servicing thread (verge_mqtt_wake() it).
+ */
+void net_mqtt_defer_writes(verge_mqtt *mqtt);
 
 /* The connection's socket, or -1 while disconnected (tests check its options). */
 int net_mqtt_socket(const verge_mqtt *mqtt);

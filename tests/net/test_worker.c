@@ -4,7 +4,8 @@
  * malformed, truncated, random, oversized and unknown-model payloads each
  * get an error result naming the job, and the worker keeps serving; a
  * message without a response topic is dropped; a stop finishes the jobs
- * in hand and clears the worker's presence. Also the submitting client
+ * in hand and clears the worker's presence; a worker never takes more
+ * jobs from the broker than its concurrency. Also the submitting client
  * with local failures (missing file, no worker for the model).
  */
 #include <pthread.h>
@@ -15,12 +16,37 @@
 
 static const char *const models[] = {"echo_model"};
 
-/* Returns {"job":ID,"bytes":N}; a body that starts with "fail" fails, "slow" sleeps 0.3 s first. */
+/* Jobs whose body starts with "hold" wait in the handler until the test releases them. */
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_changed = PTHREAD_COND_INITIALIZER;
+static int hold_entered;      /* "hold" jobs that reached the handler */
+static bool hold_released;
+
+static void hold_job(void)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 20; /* a failing test must not hang */
+    pthread_mutex_lock(&hold_lock);
+    hold_entered++;
+    pthread_cond_broadcast(&hold_changed);
+    while (!hold_released && pthread_cond_timedwait(&hold_changed, &hold_lock, &until) == 0)
+        continue;
+    pthread_mutex_unlock(&hold_lock);
+}
+
+/*
+ * Returns {"job":ID,"bytes":N}; a body that starts with "fail" fails, "slow"
+ * sleeps 0.3 s first, "hold" waits for the test.
+ */
 static verge_status echo_handle(void *state, const verge_job *job, char **result)
 {
     char text[256];
 
     (void)state;
+    if (job->body_size >= 4 && memcmp(job->body, "hold", 4) == 0)
+        hold_job();
     if (job->body_size >= 4 && memcmp(job->body, "fail", 4) == 0) {
         *result = NULL;
         return VERGE_STATUS_INVALID_DATA; /* without verge_fail: the worker words it */
@@ -297,6 +323,124 @@ done:
     broker_cleanup(&broker);
 }
 
+/*
+ * Bytes that arrived from the broker and are not yet read, over every TCP
+ * connection of this machine to `port` (from /proc/net/tcp).
+ */
+static long unread_from_broker(int port)
+{
+    FILE *file = fopen("/proc/net/tcp", "r");
+    char line[512];
+    long total = 0;
+
+    if (file == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), file) != NULL) {
+        unsigned remote_port, tx, rx;
+
+        if (sscanf(line, " %*d: %*x:%*x %*x:%x %*x %x:%x", &remote_port, &tx, &rx) == 3 &&
+            (int)remote_port == port)
+            total += (long)rx;
+    }
+    fclose(file);
+    return total;
+}
+
+/*
+ * With --concurrency 2 and one thread, the broker hands the worker at most
+ * two jobs: one running, one waiting unread in the second slot's socket.
+ * Every further job stays with the broker until a result goes out, and
+ * every job gets one result in the end. libmosquitto acknowledges a job
+ * when it reads it, so a worker that did not defer that acknowledgement
+ * took all six jobs here.
+ */
+static void worker_holds_at_most_its_concurrency(void)
+{
+    enum { JOBS = 6 };
+    test_broker broker;
+    running_worker worker;
+    raw_client client = {0};
+    verge_mqtt_options options;
+    verge_mqtt_callbacks callbacks = {raw_on_connect, NULL, raw_on_message, NULL, &client};
+    char body[4001];
+    uint8_t *jobs[JOBS] = {0};
+    size_t size = 0;
+    long unread;
+    int entered, taken;
+
+    broker_init(&broker, "verge-worker-hold");
+    CHECK(broker_start(&broker) == 0);
+    hold_entered = 0;
+    hold_released = false;
+    worker_start(&worker, broker.url, 1, 0);
+    CHECK_EQ_INT(worker.options.concurrency, 2);
+
+    verge_mqtt_options_init(&options);
+    options.url = broker.url;
+    options.connect_timeout = 5;
+    CHECK_OK(verge_mqtt_create(&options, &callbacks, &client.mqtt));
+    if (client.mqtt == NULL)
+        goto done;
+    CHECK_OK(verge_mqtt_connect(client.mqtt, NULL));
+    raw_service(&client, 0.5, 0);
+
+    memset(body, 'h', sizeof(body) - 1);
+    memcpy(body, "hold", 4);
+    body[sizeof(body) - 1] = '\0';
+    for (int i = 0; i < JOBS; i++) {
+        char id[32];
+
+        snprintf(id, sizeof(id), "hold-%d", i);
+        jobs[i] = make_job(id, "echo_model", body, &size);
+        if (jobs[i] != NULL)
+            raw_send(&client, id, jobs[i], size, true);
+    }
+    /* Wait for the first job to run, then give the broker time to send whatever it would. */
+    for (double until = broker_now() + 10; broker_now() < until;) {
+        pthread_mutex_lock(&hold_lock);
+        entered = hold_entered;
+        pthread_mutex_unlock(&hold_lock);
+        if (entered > 0)
+            break;
+        raw_service(&client, 0.02, 0);
+    }
+    raw_service(&client, 0.5, 0);
+    pthread_mutex_lock(&hold_lock);
+    entered = hold_entered;
+    pthread_mutex_unlock(&hold_lock);
+    unread = unread_from_broker(broker.port);
+    taken = entered + (int)(unread / (long)size);
+    CHECK_EQ_INT(entered, 1);
+    CHECK(unread >= 0);
+    CHECK_MSG(taken <= 2,
+              "the worker took %d jobs (%d running, %ld bytes unread); concurrency is 2", taken,
+              entered, unread);
+
+    pthread_mutex_lock(&hold_lock);
+    hold_released = true;
+    pthread_cond_broadcast(&hold_changed);
+    pthread_mutex_unlock(&hold_lock);
+    raw_service(&client, 10, JOBS);
+    for (int i = 0; i < JOBS; i++) {
+        char id[32];
+        int copies;
+
+        snprintf(id, sizeof(id), "hold-%d", i);
+        find_answer(&client, id, &copies);
+        CHECK_MSG(copies == 1, "%s: %d answers", id, copies);
+    }
+    verge_mqtt_destroy(client.mqtt);
+done:
+    pthread_mutex_lock(&hold_lock);
+    hold_released = true;
+    pthread_cond_broadcast(&hold_changed);
+    pthread_mutex_unlock(&hold_lock);
+    worker_finish(&worker);
+    for (int i = 0; i < JOBS; i++)
+        free(jobs[i]);
+    broker_cleanup(&broker);
+}
+
 typedef struct collected {
     int results, errors;
     char last_error[512];
@@ -374,6 +518,7 @@ static void client_reports_every_job(void)
 int main(void)
 {
     RUN(hostile_jobs_get_error_results);
+    RUN(worker_holds_at_most_its_concurrency);
     RUN(client_reports_every_job);
     return check_summary();
 }

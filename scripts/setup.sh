@@ -6,7 +6,6 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang
   libavformat-dev libavcodec-dev libswscale-dev libavdevice-dev libavutil-dev
-  libkissfft-dev
   libmosquitto-dev mosquitto openssl
   ffmpeg ca-certificates
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user

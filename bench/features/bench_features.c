@@ -2,15 +2,15 @@
  * Features from memory: points per second of verge_features_compute() and
  * of the streaming API on a series held in memory, single-threaded.
  *
- *   bench_features [POINTS] [RUNS]     (defaults 10000000 and 7)
+ *   bench_features [POINTS] [RUNS] [MATCH]   (defaults 10000000, 7, every case)
  *   bench_features --write-csv FILE POINTS
  *
  * The second form writes the same series as a CSV file for the command-line
  * benchmark: a header "t,value", an integer time and the value with three
  * decimals, 5% of the values left empty (missing).
  *
- * Prints one line per case with the median, minimum and maximum of RUNS
- * timed runs. The series is 20 + 5 sin(i / 100) + N(0, 1), so it has a
+ * Prints one line per case (only those whose name contains MATCH, when
+ * given) with the median, minimum and maximum of RUNS timed runs. The series is 20 + 5 sin(i / 100) + N(0, 1), so it has a
  * level, a slow swing and noise; "5% NaN" cases blank 5% of the samples at
  * random and fill them with the median.
  */
@@ -98,6 +98,7 @@ int main(int argc, char **argv)
 
     const size_t points = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 10000000;
     const int runs = argc > 2 ? atoi(argv[2]) : 7;
+    const char *match = argc > 3 ? argv[3] : "";
     static const bench_case cases[] = {
         {"w=10   mean,std,energy", 10, 1, "mean,std,energy", false, false},
         {"w=256  mean,std,energy", 256, 1, "mean,std,energy", false, false},
@@ -107,7 +108,9 @@ int main(int argc, char **argv)
         {"w=256  mean,std,var,min,max,rms,p2p,energy,zero_crossings", 256, 1,
          "mean,std,var,min,max,rms,p2p,energy,zero_crossings", false, false},
         {"w=256  skew,kurtosis", 256, 1, "skew,kurtosis", false, false},
-        {"w=256 step=64  band_energy:4,dominant_freq (KISS FFT)", 256, 64,
+        {"w=256 step=64  band_energy:4,dominant_freq", 256, 64, "band_energy:4,dominant_freq",
+         false, false},
+        {"w=257 step=64  band_energy:4,dominant_freq (Bluestein)", 257, 64,
          "band_energy:4,dominant_freq", false, false},
     };
     double *clean = malloc(points * sizeof(*clean));
@@ -125,6 +128,8 @@ int main(int argc, char **argv)
 
     printf("points: %zu, runs per case: %d (median [min, max]), single thread\n", points, runs);
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        if (strstr(cases[c].name, match) == NULL)
+            continue;
         verge_features_config config;
         verge_features_config_default(&config);
         config.window = cases[c].window;

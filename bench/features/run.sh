@@ -21,7 +21,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" --target verge verge_signal -j 2 >/dev/null
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -I"$root/include" -I"$root/src" \
     "$root/bench/features/bench_features.c" "$build/libverge_signal.a" "$build/libverge_core.a" \
-    -lkissfft-float -lm -lpthread -o "$work/bench_features"
+    -lm -lpthread -o "$work/bench_features"
 
 find_pandas() {
     for candidate in python3 /usr/bin/python3; do

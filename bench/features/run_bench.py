@@ -84,11 +84,14 @@ def main():
     print(f"- machine: {machine()}")
     print(f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"- points: {points}, verge runs: {runs}, pandas runs: {pandas_runs}; "
-          "medians, all measured in this one invocation; `sync` before each timed command")
+          "medians, all measured in this one invocation, verge and pandas runs interleaved; "
+          "`sync` before each timed command")
     print(f"- files in: {work}\n")
 
     print("### Features from memory (single thread)\n")
     print("`" + " ".join([os.path.basename(bench), str(points), str(runs)]) + "`\n")
+    load = os.getloadavg()
+    print(f"Load average before the runs: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}\n")
     print("```")
     print(subprocess.run([bench, str(points), str(runs)], capture_output=True, text=True,
                          check=True).stdout.rstrip())
@@ -118,13 +121,19 @@ def main():
     verge_out = os.path.join(work, "verge.csv")
     pandas_out = os.path.join(work, "pandas.csv")
     outputs = [verge_out, pandas_out]
-    verge_runs = [run_timed(command, verge_out, True) for _ in range(runs)]
-    pandas_runs_measured = []
+    pandas_command = None
     if python is not None:
         pandas_command = [python, os.path.join(HERE, "pandas_features.py"), "csv", csv, pandas_out,
                           "10"]
-        pandas_runs_measured = [run_timed(pandas_command, pandas_out, False)
-                                for _ in range(pandas_runs)]
+    # Interleaved (verge, pandas, verge, ...), so that load from other jobs on the machine
+    # falls on both tools alike.
+    verge_runs = []
+    pandas_runs_measured = []
+    for i in range(max(runs, pandas_runs if pandas_command else 0)):
+        if i < runs:
+            verge_runs.append(run_timed(command, verge_out, True))
+        if pandas_command and i < pandas_runs:
+            pandas_runs_measured.append(run_timed(pandas_command, pandas_out, False))
 
     def row(name, measured):
         walls = [m[0] for m in measured]

@@ -33,9 +33,19 @@
  * of a two-pass float64 computation over each window (relative to the
  * window's standard deviation for a mean near zero, and to 1 for skew and
  * kurtosis). min, max, p2p and zero_crossings are exact.
- * band_energy and dominant_freq use KISS FFT, which Debian 12 builds in
- * float32 only: they are accurate to about 1e-6 of the window's energy
- * around its mean (the mean part is computed in float64).
+ * band_energy and dominant_freq come from verge's own float64 FFT (any
+ * window length). A band is within 1e-9 relative of a float64 DFT, plus the
+ * rounding floor of any float64 transform: about 1e-13 * sqrt(band * E),
+ * with E the window's energy around its mean. That floor matters only for
+ * bands that contain less than about 1e-8 of E.
+ *
+ * Large and small finite values: a window with a sample of 2^200 or more,
+ * or one with nothing but zeros and samples under 2^-200, has its moments
+ * computed from samples scaled by a power of two, so every feature is within
+ * 1e-9 of the true value, and +inf only where the true value is beyond
+ * float64 (var and energy of a window with a 1e200 sample, p2p of
+ * -1e308 .. 1e308), while std, rms, mean, skew and kurtosis of the same
+ * window stay finite. Later windows are not affected.
  *
  * Non-finite samples: a window that contains a NaN (possible with fill
  * "none") gives NaN for every feature. A window that contains +inf or -inf

@@ -7,6 +7,8 @@
  * every other fill streams: rows are written as soon as their window is
  * complete, and flushed after every read when the input is a pipe.
  */
+/* sync_file_range() is a GNU extension of fcntl.h. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -23,7 +25,7 @@
 #include "verge/signal.h"
 
 enum { OUTPUT_CSV, OUTPUT_JSONL, OUTPUT_NPY };
-enum { WRITE_BUFFER = 1 << 20, NPY_HEADER = 128, TEXT_SLOT = VERGE_DOUBLE_TEXT_MAX };
+enum { NPY_HEADER = 128, TEXT_SLOT = VERGE_DOUBLE_TEXT_MAX };
 
 typedef struct features_options {
     const char *input;
@@ -317,37 +319,173 @@ static void time_store_drop_before(time_store *s, uint64_t index)
 /* ---------------------------------------------------------------- output */
 
 /*
- * Buffered output. Full buffers go to a writer thread, so that the write(2)
- * calls (copying into the page cache costs as much as formatting the rows)
- * overlap with parsing, computing and formatting the next rows.
+ * The output pipeline. Rows arrive from the stream in blocks and are copied
+ * into a ring of batches (values, and the time texts they need). A batch is
+ * turned into text by whichever thread is free: the formatting thread, or
+ * the main thread while it would otherwise wait for a free batch. The
+ * writer thread writes the batches in order. Formatting the numbers costs
+ * more than reading, filling and computing together, so with two cores it
+ * runs on both, beside the write(2) calls.
  */
+
+/*
+ * Large output files stream through a bounded part of the page cache. From
+ * DROP_START bytes on, each DROP_PIECE goes to the disk as soon as it is
+ * written. Pieces more than DROP_LAG behind are waited for and dropped from
+ * the cache (writer_drop_behind()).
+ */
+#define DROP_START ((uint64_t)16 << 20)
+#define DROP_PIECE ((uint64_t)4 << 20)
+#define DROP_LAG ((uint64_t)16 << 20)
+
+enum {
+    BATCH_COUNT = 8,          /* batches in the ring */
+    BATCH_VALUES = 1 << 15,   /* values per batch: rows = this / columns, at least 1 */
+    SLOT_COUNT = 1024,        /* numbers formatted ahead into fixed slots */
+};
+
+typedef enum batch_state {
+    BATCH_FREE,       /* owned by the main thread, being filled or empty */
+    BATCH_READY,      /* complete, waits for formatting */
+    BATCH_FORMATTING, /* a thread formats it */
+    BATCH_FORMATTED,  /* waits for the writer */
+    BATCH_WRITING,    /* the writer writes it */
+} batch_state;
+
+/* Text that grows as needed. `failed` is set when an allocation failed. */
+typedef struct text_buffer {
+    char *data;
+    size_t length;
+    size_t capacity;
+    bool failed;
+} text_buffer;
+
+typedef struct batch {
+    batch_state state;
+    bool preformatted; /* `text` is already the output (the header) */
+    size_t rows;
+    double *values;    /* rows * columns */
+    text_buffer times; /* time texts of the rows, back to back */
+    size_t *time_ends; /* rows: end offset of each row's time text in `times` */
+    text_buffer text;  /* the output bytes */
+} batch;
+
+/* One formatting thread's scratch: numbers formatted ahead into fixed slots. */
+typedef struct slots {
+    char *texts; /* SLOT_COUNT * TEXT_SLOT bytes */
+    unsigned char lengths[SLOT_COUNT];
+} slots;
+
 typedef struct writer {
     int fd;
     const char *name;
     int format;
-    char *buffer; /* the buffer being filled */
-    size_t length;
-    bool failed;  /* a write failed; reported once */
-    uint64_t rows;
     size_t columns;
     char **column_names;   /* JSON keys, quoted, with ':' */
     const char *time_name; /* NULL without a time column */
     time_store times;
-    char *texts;           /* the numbers of one block as text, TEXT_SLOT bytes each */
-    unsigned char *text_lengths;
-    size_t text_capacity;  /* numbers */
+    size_t batch_rows;
+    bool failed; /* a write failed or memory ran out; reported once */
+    uint64_t rows;
+    uint64_t filled; /* batches handed over; batch `filled % BATCH_COUNT` is the open one */
+    slots main_slots;
 
-    /* Shared with the writer thread, under `lock`. */
-    pthread_t thread;
-    bool thread_started;
+    /* Shared with the threads, under `lock`. */
+    batch batches[BATCH_COUNT];
+    uint64_t formatting; /* next batch to format */
+    uint64_t written;    /* next batch to write */
+    pthread_t writer_thread;
+    pthread_t format_thread;
+    bool writer_started;
+    bool format_started;
     pthread_mutex_t lock;
     pthread_cond_t changed;
-    char *spare;   /* the free buffer, NULL while the thread writes it */
-    char *pending; /* handed to the thread, NULL when there is nothing to write */
-    size_t pending_length;
-    int error; /* errno of the first failed write */
-    bool stop;
+    int error;       /* errno of the first failed write, or ENOMEM */
+    bool stop;       /* no batch will be added */
+
+    /* Writer thread only: drop-behind of a regular output file. */
+    bool drop_behind;
+    off_t base;          /* file offset of the first byte written */
+    uint64_t bytes;      /* bytes written */
+    uint64_t flushing;   /* bytes handed to the disk, a multiple of DROP_PIECE */
+    uint64_t dropped;    /* bytes dropped from the page cache */
 } writer;
+
+static char *text_reserve(text_buffer *t, size_t bytes)
+{
+    if (t->capacity - t->length < bytes) {
+        size_t capacity = t->capacity * 2;
+        if (capacity < t->length + bytes)
+            capacity = t->length + bytes;
+        if (capacity < 4096)
+            capacity = 4096;
+        char *grown = realloc(t->data, capacity);
+        if (grown == NULL) {
+            t->failed = true;
+            return NULL;
+        }
+        t->data = grown;
+        t->capacity = capacity;
+    }
+    return t->data + t->length;
+}
+
+static void text_append(text_buffer *t, const char *bytes, size_t length)
+{
+    char *p = text_reserve(t, length);
+    if (p != NULL) {
+        memcpy(p, bytes, length);
+        t->length += length;
+    }
+}
+
+/* Appends a CSV field, quoted when it contains a comma, quote or line end. */
+static void text_csv_field(text_buffer *t, const char *text, size_t length)
+{
+    if (memchr(text, ',', length) == NULL && memchr(text, '"', length) == NULL &&
+        memchr(text, '\n', length) == NULL && memchr(text, '\r', length) == NULL) {
+        text_append(t, text, length);
+        return;
+    }
+    char *p = text_reserve(t, 2 * length + 2);
+    if (p == NULL)
+        return;
+    *p++ = '"';
+    for (size_t i = 0; i < length; i++) {
+        *p++ = text[i];
+        if (text[i] == '"')
+            *p++ = '"';
+    }
+    *p++ = '"';
+    t->length = (size_t)(p - t->data);
+}
+
+/* Appends a JSON string literal (RFC 8259 escapes). */
+static void text_json_string(text_buffer *t, const char *text, size_t length)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *p = text_reserve(t, 6 * length + 2);
+
+    if (p == NULL)
+        return;
+    *p++ = '"';
+    for (size_t i = 0; i < length; i++) {
+        const unsigned char c = (unsigned char)text[i];
+        if (c == '"' || c == '\\') {
+            *p++ = '\\';
+            *p++ = (char)c;
+        } else if (c < 0x20) {
+            memcpy(p, "\\u00", 4);
+            p[4] = hex[c >> 4];
+            p[5] = hex[c & 15];
+            p += 6;
+        } else {
+            *p++ = (char)c;
+        }
+    }
+    *p++ = '"';
+    t->length = (size_t)(p - t->data);
+}
 
 static int write_all(int fd, const char *data, size_t length)
 {
@@ -363,46 +501,262 @@ static int write_all(int fd, const char *data, size_t length)
     return 0;
 }
 
+/* Returns the time text of row `row` of a batch. */
+static const char *batch_time(const batch *b, size_t row, size_t *length)
+{
+    const size_t start = row > 0 ? b->time_ends[row - 1] : 0;
+    *length = b->time_ends[row] - start;
+    return b->times.data + start;
+}
+
+/*
+ * Appends values from .. from + count - 1 of a CSV or JSON Lines batch (in
+ * row-major order, count <= SLOT_COUNT) to its text. The numbers are
+ * formatted into fixed slots first: formatting one number then does not
+ * wait for the length of the one before, so the CPU overlaps them.
+ */
+static void format_values(const writer *w, batch *b, size_t from, size_t count, slots *s)
+{
+    const size_t columns = w->columns;
+    const double *values = b->values + from;
+    text_buffer *t = &b->text;
+    size_t row = from / columns;
+    size_t column = from % columns;
+
+    for (size_t i = 0; i < count; i++)
+        s->lengths[i] = (unsigned char)verge_format_double(values[i], s->texts + i * TEXT_SLOT);
+
+    for (size_t i = 0; i < count; i++) {
+        if (column == 0) {
+            size_t time_length = 0;
+            const char *time = w->time_name != NULL ? batch_time(b, row, &time_length) : NULL;
+            if (w->format == OUTPUT_CSV && time != NULL) {
+                text_csv_field(t, time, time_length);
+                text_append(t, ",", 1);
+            } else if (w->format == OUTPUT_JSONL) {
+                text_append(t, "{", 1);
+                if (time != NULL) {
+                    text_json_string(t, w->time_name, strlen(w->time_name));
+                    text_append(t, ":", 1);
+                    text_json_string(t, time, time_length);
+                    text_append(t, ",", 1);
+                }
+            }
+        }
+        const bool last = column + 1 == columns;
+        /* A number takes at most 24 bytes; its slot is copied 32 bytes at a time. */
+        if (w->format == OUTPUT_CSV) {
+            char *p = text_reserve(t, 32 + 1);
+            if (p == NULL)
+                return;
+            memcpy(p, s->texts + i * TEXT_SLOT, 32);
+            p[s->lengths[i]] = last ? '\n' : ',';
+            t->length += s->lengths[i] + 1;
+        } else {
+            const size_t key = strlen(w->column_names[column]);
+            char *p = text_reserve(t, key + 32 + 2);
+            if (p == NULL)
+                return;
+            memcpy(p, w->column_names[column], key);
+            p += key;
+            /* JSON has no NaN or infinity. */
+            if (values[i] - values[i] == 0) {
+                memcpy(p, s->texts + i * TEXT_SLOT, 32);
+                p += s->lengths[i];
+            } else {
+                memcpy(p, "null", 4);
+                p += 4;
+            }
+            if (last) {
+                memcpy(p, "}\n", 2);
+                p += 2;
+            } else {
+                *p++ = ',';
+            }
+            t->length = (size_t)(p - t->data);
+        }
+        column = last ? 0 : column + 1;
+        row += last;
+    }
+}
+
+/* Turns a batch's rows into its output bytes. */
+static void format_batch(const writer *w, batch *b, slots *s)
+{
+    const size_t count = b->rows * w->columns;
+
+    if (b->preformatted)
+        return;
+    b->text.length = 0;
+    if (w->format == OUTPUT_NPY) {
+        char *p = text_reserve(&b->text, count * sizeof(double));
+        if (p == NULL)
+            return;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(p, b->values, count * sizeof(double));
+#else
+        for (size_t i = 0; i < count; i++) {
+            uint64_t bits;
+            memcpy(&bits, &b->values[i], 8);
+            for (int byte = 0; byte < 8; byte++)
+                p[i * 8 + byte] = (char)(bits >> (8 * byte));
+        }
+#endif
+        b->text.length = count * sizeof(double);
+        return;
+    }
+    for (size_t from = 0; from < count && !b->text.failed; from += SLOT_COUNT)
+        format_values(w, b, from, count - from < SLOT_COUNT ? count - from : SLOT_COUNT, s);
+}
+
+/*
+ * Formats the next ready batch, if there is one; called with the lock held,
+ * which it releases while formatting. Returns whether it formatted one.
+ */
+static bool format_next(writer *w, slots *s)
+{
+    batch *b = &w->batches[w->formatting % BATCH_COUNT];
+
+    if (w->formatting == w->filled || b->state != BATCH_READY)
+        return false;
+    /* After a failure nothing more is written, so there is nothing to format either. */
+    const bool skip = w->error != 0;
+    b->state = BATCH_FORMATTING;
+    w->formatting++;
+    pthread_mutex_unlock(&w->lock);
+    if (!skip)
+        format_batch(w, b, s);
+    pthread_mutex_lock(&w->lock);
+    if (b->text.failed && w->error == 0)
+        w->error = ENOMEM;
+    b->state = BATCH_FORMATTED;
+    pthread_cond_broadcast(&w->changed);
+    return true;
+}
+
+static void *format_thread(void *argument)
+{
+    writer *w = argument;
+    slots s;
+
+    s.texts = malloc(SLOT_COUNT * TEXT_SLOT);
+    pthread_mutex_lock(&w->lock);
+    /* Without scratch memory this thread leaves the formatting to the main thread. */
+    while (s.texts != NULL) {
+        if (format_next(w, &s))
+            continue;
+        if (w->stop && w->formatting == w->filled)
+            break;
+        pthread_cond_wait(&w->changed, &w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    free(s.texts);
+    return NULL;
+}
+
+/*
+ * Keeps a large output file from filling the page cache. A write through
+ * the cache takes a fresh page for every 4 KiB of output, and the pages stay
+ * dirty until the kernel writes them back. So a 500 MB output would take
+ * 500 MB of memory and pay the first touch of every page, which is slow in
+ * virtual machines that hand free memory back to the host. Once DROP_START
+ * bytes are out, each complete DROP_PIECE goes to the disk at once
+ * (sync_file_range without waiting). A piece more than DROP_LAG behind is
+ * waited for and dropped (posix_fadvise DONTNEED). The cache then holds at
+ * most DROP_LAG + 2 DROP_PIECE of the output, and its pages are reused. The
+ * sizes are small so that few fresh pages are taken before that starts. A
+ * disk slower than the command paces it, as the kernel's dirty page limit
+ * would for an output larger than that limit anyway. Both calls are advice,
+ * so their errors are ignored: write errors still come from write(2).
+ */
+static void writer_drop_behind(writer *w)
+{
+#if defined(__linux__)
+    if (!w->drop_behind || w->bytes < DROP_START)
+        return;
+    while (w->bytes - w->flushing >= DROP_PIECE) {
+        sync_file_range(w->fd, w->base + (off_t)w->flushing, (off_t)DROP_PIECE,
+                        SYNC_FILE_RANGE_WRITE);
+        w->flushing += DROP_PIECE;
+    }
+    while (w->flushing - w->dropped >= DROP_LAG + DROP_PIECE) {
+        const off_t at = w->base + (off_t)w->dropped;
+        sync_file_range(w->fd, at, (off_t)DROP_PIECE,
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                            SYNC_FILE_RANGE_WAIT_AFTER);
+        posix_fadvise(w->fd, at, (off_t)DROP_PIECE, POSIX_FADV_DONTNEED);
+        w->dropped += DROP_PIECE;
+    }
+#else
+    (void)w;
+#endif
+}
+
 static void *writer_thread(void *argument)
 {
     writer *w = argument;
 
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (w->pending == NULL && !w->stop)
-            pthread_cond_wait(&w->changed, &w->lock);
-        if (w->pending == NULL)
+        batch *b = &w->batches[w->written % BATCH_COUNT];
+        if (w->written < w->filled && b->state == BATCH_FORMATTED) {
+            const bool skip = w->error != 0;
+            b->state = BATCH_WRITING;
+            pthread_mutex_unlock(&w->lock);
+            const int error = skip ? 0 : write_all(w->fd, b->text.data, b->text.length);
+            if (!skip && error == 0) {
+                w->bytes += b->text.length;
+                writer_drop_behind(w);
+            }
+            pthread_mutex_lock(&w->lock);
+            if (error != 0 && w->error == 0)
+                w->error = error;
+            b->state = BATCH_FREE;
+            w->written++;
+            pthread_cond_broadcast(&w->changed);
+            continue;
+        }
+        if (w->stop && w->written == w->filled)
             break;
-        char *data = w->pending;
-        const size_t length = w->pending_length;
-        const bool skip = w->error != 0;
-
-        pthread_mutex_unlock(&w->lock);
-        const int error = skip ? 0 : write_all(w->fd, data, length);
-        pthread_mutex_lock(&w->lock);
-        if (error != 0 && w->error == 0)
-            w->error = error;
-        w->pending = NULL;
-        w->spare = data;
-        pthread_cond_broadcast(&w->changed);
+        pthread_cond_wait(&w->changed, &w->lock);
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
 }
 
+/* Prepares the batches and starts the threads; false when out of memory or threads. */
 static bool writer_start(writer *w)
 {
-    w->buffer = malloc(WRITE_BUFFER);
-    w->spare = malloc(WRITE_BUFFER);
-    if (w->buffer == NULL || w->spare == NULL)
+    w->batch_rows = BATCH_VALUES / w->columns > 0 ? BATCH_VALUES / w->columns : 1;
+    w->main_slots.texts = malloc(SLOT_COUNT * TEXT_SLOT);
+    if (w->main_slots.texts == NULL)
         return false;
+    for (size_t i = 0; i < BATCH_COUNT; i++) {
+        batch *b = &w->batches[i];
+        b->values = malloc(w->batch_rows * w->columns * sizeof(double));
+        b->time_ends = malloc(w->batch_rows * sizeof(size_t));
+        if (b->values == NULL || b->time_ends == NULL)
+            return false;
+    }
+    /* Drop-behind suits a regular file written from a known offset (not one opened to append). */
+    struct stat st;
+    const int flags = fcntl(w->fd, F_GETFL);
+    w->base = lseek(w->fd, 0, SEEK_CUR);
+    w->drop_behind = fstat(w->fd, &st) == 0 && S_ISREG(st.st_mode) && flags >= 0 &&
+                     (flags & O_APPEND) == 0 && w->base >= 0;
+
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->changed, NULL);
-    w->thread_started = pthread_create(&w->thread, NULL, writer_thread, w) == 0;
-    return w->thread_started;
+    w->writer_started = pthread_create(&w->writer_thread, NULL, writer_thread, w) == 0;
+    if (!w->writer_started)
+        return false;
+    /* On one core the main thread formats everything itself. */
+    if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
+        w->format_started = pthread_create(&w->format_thread, NULL, format_thread, w) == 0;
+    return true;
 }
 
-/* Reports a write error of the thread once, as `failed`. */
+/* Reports a write or memory error of the threads once, as `failed`. */
 static void writer_check(writer *w, int error)
 {
     if (error != 0 && !w->failed) {
@@ -411,116 +765,91 @@ static void writer_check(writer *w, int error)
     }
 }
 
-/* Hands the filled buffer to the writer thread (which writes it at once) and takes the other. */
+/*
+ * Hands the open batch over for formatting and writing, and waits until the
+ * next one is free, formatting ready batches meanwhile.
+ */
 static void writer_flush(writer *w)
 {
-    if (w->length == 0)
+    batch *b = &w->batches[w->filled % BATCH_COUNT];
+
+    if (b->rows == 0 && !b->preformatted)
         return;
     pthread_mutex_lock(&w->lock);
-    while (w->spare == NULL)
-        pthread_cond_wait(&w->changed, &w->lock);
-    w->pending = w->buffer;
-    w->pending_length = w->length;
-    w->buffer = w->spare;
-    w->spare = NULL;
+    b->state = BATCH_READY;
+    w->filled++;
     pthread_cond_broadcast(&w->changed);
+    batch *next = &w->batches[w->filled % BATCH_COUNT];
+    while (next->state != BATCH_FREE || w->written + BATCH_COUNT <= w->filled) {
+        if (!format_next(w, &w->main_slots))
+            pthread_cond_wait(&w->changed, &w->lock);
+    }
+    /* Without a formatting thread, what was handed over is formatted now, not when the ring is full. */
+    while (!w->format_started && format_next(w, &w->main_slots))
+        ;
     const int error = w->error;
     pthread_mutex_unlock(&w->lock);
-    w->length = 0;
+    next->rows = 0;
+    next->preformatted = false;
+    next->times.length = 0;
     writer_check(w, error);
 }
 
-/* Writes out everything and stops the thread; returns false after a write error. */
+/* Writes out everything and stops the threads; returns false after a write error. */
 static bool writer_finish(writer *w)
 {
-    if (!w->thread_started)
+    if (!w->writer_started)
         return false;
     writer_flush(w);
     pthread_mutex_lock(&w->lock);
     w->stop = true;
     pthread_cond_broadcast(&w->changed);
+    while (w->written < w->filled) {
+        if (!format_next(w, &w->main_slots))
+            pthread_cond_wait(&w->changed, &w->lock);
+    }
     pthread_mutex_unlock(&w->lock);
-    pthread_join(w->thread, NULL);
-    w->thread_started = false;
+    pthread_join(w->writer_thread, NULL);
+    w->writer_started = false;
+    if (w->format_started) {
+        pthread_join(w->format_thread, NULL);
+        w->format_started = false;
+    }
     writer_check(w, w->error);
     return !w->failed;
 }
 
+/* Stops the threads (after a failure, unwritten batches are dropped) and frees the batches. */
 static void writer_free(writer *w)
 {
-    if (w->thread_started) {
+    if (w->writer_started || w->format_started) {
         pthread_mutex_lock(&w->lock);
         w->stop = true;
+        /* Batches nobody formatted count as written, so that the threads can stop. */
+        if (w->error == 0)
+            w->error = ECANCELED;
         pthread_cond_broadcast(&w->changed);
+        while (w->written < w->filled) {
+            if (!format_next(w, &w->main_slots))
+                pthread_cond_wait(&w->changed, &w->lock);
+        }
         pthread_mutex_unlock(&w->lock);
-        pthread_join(w->thread, NULL);
-        w->thread_started = false;
+        if (w->writer_started)
+            pthread_join(w->writer_thread, NULL);
+        if (w->format_started)
+            pthread_join(w->format_thread, NULL);
+        w->writer_started = w->format_started = false;
     }
-    /* One of the two buffers is `buffer`, the other `spare` once the thread has stopped. */
-    free(w->buffer);
-    free(w->spare);
-    w->buffer = w->spare = NULL;
-}
-
-static inline char *writer_reserve(writer *w, size_t bytes)
-{
-    if (WRITE_BUFFER - w->length < bytes)
-        writer_flush(w);
-    return w->buffer + w->length;
-}
-
-static void write_bytes(writer *w, const char *text, size_t length)
-{
-    while (length > 0) {
-        size_t room = WRITE_BUFFER - w->length;
-        if (room == 0) {
-            writer_flush(w);
-            room = WRITE_BUFFER;
-        }
-        size_t n = length < room ? length : room;
-        memcpy(w->buffer + w->length, text, n);
-        w->length += n;
-        text += n;
-        length -= n;
+    for (size_t i = 0; i < BATCH_COUNT; i++) {
+        batch *b = &w->batches[i];
+        free(b->values);
+        free(b->time_ends);
+        free(b->times.data);
+        free(b->text.data);
     }
-}
-
-/* Writes a CSV field, quoted when it contains a comma, quote or line end. */
-static void write_csv_text(writer *w, const char *text, size_t length)
-{
-    if (memchr(text, ',', length) == NULL && memchr(text, '"', length) == NULL &&
-        memchr(text, '\n', length) == NULL && memchr(text, '\r', length) == NULL) {
-        write_bytes(w, text, length);
-        return;
-    }
-    write_bytes(w, "\"", 1);
-    for (size_t i = 0; i < length; i++) {
-        write_bytes(w, text + i, 1);
-        if (text[i] == '"')
-            write_bytes(w, "\"", 1);
-    }
-    write_bytes(w, "\"", 1);
-}
-
-/* Writes a JSON string literal (RFC 8259 escapes). */
-static void write_json_text(writer *w, const char *text, size_t length)
-{
-    static const char hex[] = "0123456789abcdef";
-
-    write_bytes(w, "\"", 1);
-    for (size_t i = 0; i < length; i++) {
-        const unsigned char c = (unsigned char)text[i];
-        if (c == '"' || c == '\\') {
-            char escaped[2] = {'\\', (char)c};
-            write_bytes(w, escaped, 2);
-        } else if (c < 0x20) {
-            char escaped[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            write_bytes(w, escaped, 6);
-        } else {
-            write_bytes(w, (const char *)&c, 1);
-        }
-    }
-    write_bytes(w, "\"", 1);
+    free(w->main_slots.texts);
+    memset(w->batches, 0, sizeof(w->batches));
+    w->main_slots.texts = NULL;
 }
 
 /* Fills the 128-byte .npy header (format 1.0, float64, C order) for rows x columns. */
@@ -539,123 +868,52 @@ static void format_npy_header(char *header, uint64_t rows, size_t columns)
     header[NPY_HEADER - 1] = '\n';
 }
 
-/*
- * Formats the block's numbers into fixed slots first: formatting one number
- * does not then wait for the length of the one before, so the CPU overlaps
- * them. Returns false when out of memory.
- */
-static bool format_block(writer *w, const verge_features_block *block)
-{
-    const size_t count = block->rows * block->columns;
-
-    if (count > w->text_capacity) {
-        char *texts = realloc(w->texts, count * TEXT_SLOT);
-        unsigned char *lengths = realloc(w->text_lengths, count);
-        if (texts != NULL)
-            w->texts = texts;
-        if (lengths != NULL)
-            w->text_lengths = lengths;
-        if (texts == NULL || lengths == NULL)
-            return false;
-        w->text_capacity = count;
-    }
-    for (size_t i = 0; i < count; i++)
-        w->text_lengths[i] = (unsigned char)verge_format_double(block->values[i],
-                                                                w->texts + i * TEXT_SLOT);
-    return true;
-}
-
+/* The stream's sink: copies rows, and the time texts they need, into batches. */
 static verge_status write_rows(void *user, const verge_features_block *block)
 {
     writer *w = user;
     const size_t columns = block->columns;
 
-    if (w->format != OUTPUT_NPY && !format_block(w, block)) {
-        fprintf(stderr, "verge features: %s: out of memory\n", w->name);
-        w->failed = true;
-        return VERGE_STATUS_OUT_OF_MEMORY;
-    }
-
-    for (size_t r = 0; r < block->rows; r++) {
-        const double *row = block->values + r * columns;
-        const uint64_t end = block->first_end + r * block->step;
-        const char *time = NULL;
-        size_t time_length = 0;
-
+    for (size_t r = 0; r < block->rows;) {
+        batch *b = &w->batches[w->filled % BATCH_COUNT];
+        size_t take = w->batch_rows - b->rows;
+        if (take > block->rows - r)
+            take = block->rows - r;
+        memcpy(b->values + b->rows * columns, block->values + r * columns,
+               take * columns * sizeof(double));
         if (w->time_name != NULL) {
             const time_store *s = &w->times;
-            const size_t at = s->head + (size_t)(end - (s->first_index + s->head));
-            time = s->text + s->start[at];
-            time_length = s->start[at + 1] - s->start[at];
+            for (size_t i = 0; i < take; i++) {
+                const uint64_t end = block->first_end + (r + i) * block->step;
+                const size_t at = s->head + (size_t)(end - (s->first_index + s->head));
+                text_append(&b->times, s->text + s->start[at], s->start[at + 1] - s->start[at]);
+                b->time_ends[b->rows + i] = b->times.length;
+            }
+            if (b->times.failed) {
+                fprintf(stderr, "verge features: %s: out of memory\n", w->name);
+                w->failed = true;
+                return VERGE_STATUS_OUT_OF_MEMORY;
+            }
         }
-
-        if (w->format == OUTPUT_NPY) {
-            char *p = writer_reserve(w, columns * sizeof(double));
-            if (columns * sizeof(double) <= WRITE_BUFFER) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-                memcpy(p, row, columns * sizeof(double));
-                w->length += columns * sizeof(double);
-#else
-                for (size_t c = 0; c < columns; c++) {
-                    uint64_t bits;
-                    memcpy(&bits, &row[c], 8);
-                    for (int b = 0; b < 8; b++)
-                        p[c * 8 + b] = (char)(bits >> (8 * b));
-                }
-                w->length += columns * sizeof(double);
-#endif
-            } else {
-                write_bytes(w, (const char *)row, columns * sizeof(double));
-            }
-        } else if (w->format == OUTPUT_CSV) {
-            if (time != NULL) {
-                write_csv_text(w, time, time_length);
-                write_bytes(w, ",", 1);
-            }
-            for (size_t c = 0; c < columns; c++) {
-                const size_t i = r * columns + c;
-                const size_t n = w->text_lengths[i];
-                char *p = writer_reserve(w, 32 + 1);
-                memcpy(p, w->texts + i * TEXT_SLOT, 32); /* fixed size: at most 24 are text */
-                p[n] = c + 1 < columns ? ',' : '\n';
-                w->length += n + 1;
-            }
-        } else {
-            write_bytes(w, "{", 1);
-            if (time != NULL) {
-                write_json_text(w, w->time_name, strlen(w->time_name));
-                write_bytes(w, ":", 1);
-                write_json_text(w, time, time_length);
-                write_bytes(w, ",", 1);
-            }
-            for (size_t c = 0; c < columns; c++) {
-                write_bytes(w, w->column_names[c], strlen(w->column_names[c]));
-                const size_t i = r * columns + c;
-                char *p = writer_reserve(w, 32 + 1);
-                size_t n;
-                /* JSON has no NaN or infinity. */
-                if (row[c] - row[c] == 0) {
-                    n = w->text_lengths[i];
-                    memcpy(p, w->texts + i * TEXT_SLOT, 32);
-                } else {
-                    memcpy(p, "null", 4);
-                    n = 4;
-                }
-                p[n] = c + 1 < columns ? ',' : '}';
-                w->length += n + 1;
-            }
-            write_bytes(w, "\n", 1);
-        }
+        b->rows += take;
+        r += take;
+        if (b->rows == w->batch_rows)
+            writer_flush(w);
+        if (w->failed)
+            return VERGE_STATUS_IO_ERROR;
     }
     w->rows += block->rows;
     if (w->time_name != NULL && block->rows > 0)
         time_store_drop_before(&w->times, block->first_end + (block->rows - 1) * block->step + 1);
-    return w->failed ? VERGE_STATUS_IO_ERROR : VERGE_OK;
+    return VERGE_OK;
 }
 
+/* Queues the header line (CSV) or the provisional .npy header as the first output. */
 static bool write_header(writer *w, const verge_features_config *config)
 {
     char name[64];
+    batch *b = &w->batches[w->filled % BATCH_COUNT];
+    text_buffer *t = &b->text;
 
     w->column_names = calloc(w->columns, sizeof(*w->column_names));
     if (w->column_names == NULL)
@@ -668,22 +926,27 @@ static bool write_header(writer *w, const verge_features_config *config)
         sprintf(w->column_names[c], "\"%s\":", name);
     }
 
+    t->length = 0;
     if (w->format == OUTPUT_NPY) {
         char header[NPY_HEADER];
         format_npy_header(header, 0, w->columns);
-        write_bytes(w, header, sizeof(header));
+        text_append(t, header, sizeof(header));
     } else if (w->format == OUTPUT_CSV) {
         if (w->time_name != NULL) {
-            write_csv_text(w, w->time_name, strlen(w->time_name));
-            write_bytes(w, ",", 1);
+            text_csv_field(t, w->time_name, strlen(w->time_name));
+            text_append(t, ",", 1);
         }
         for (size_t c = 0; c < w->columns; c++) {
             verge_features_column_name(config, c, name, sizeof(name));
-            write_bytes(w, name, strlen(name));
-            write_bytes(w, c + 1 < w->columns ? "," : "\n", 1);
+            text_append(t, name, strlen(name));
+            text_append(t, c + 1 < w->columns ? "," : "\n", 1);
         }
     }
-    return true;
+    if (t->failed)
+        return false;
+    b->preformatted = true;
+    writer_flush(w);
+    return !w->failed;
 }
 
 /* ------------------------------------------------------------- the job */
@@ -892,8 +1155,6 @@ cleanup:
     }
     free(w.times.text);
     free(w.times.start);
-    free(w.texts);
-    free(w.text_lengths);
     free(whole.values);
     verge_features_stream_destroy(stream);
     verge_series_reader_close(reader);

@@ -75,6 +75,9 @@ void verge_engine_free(verge_engine *e)
     free(e->nan_count);
     free(e->pos_inf_count);
     free(e->neg_inf_count);
+    free(e->huge_count);
+    free(e->tiny_count);
+    free(e->sized_count);
     verge_spectrum_destroy(e->spectrum);
     free(e->power);
     free(e->band_edges);
@@ -174,6 +177,9 @@ verge_status verge_engine_init(verge_engine *e, const verge_features_config *con
     ALLOCATE(nan_count, span + 1);
     ALLOCATE(pos_inf_count, span + 1);
     ALLOCATE(neg_inf_count, span + 1);
+    ALLOCATE(huge_count, span + 1);
+    ALLOCATE(tiny_count, span + 1);
+    ALLOCATE(sized_count, span + 1);
     if (e->need_spectrum) {
         ALLOCATE(power, w / 2 + 1);
         if (band_edge_count > 0)
@@ -236,9 +242,10 @@ static double pairwise_levels(size_t count)
 
 /*
  * Recomputes the running sums from the window x[0..window): the mean of the
- * finite samples (pairwise), the finite sample nearest to it as the anchor,
- * then each power sum pairwise. Non-finite samples count as x = anchor, as
- * in the sliding update.
+ * samples under VERGE_PLAIN_MAX (pairwise), the one of them nearest to it as
+ * the anchor, then each power sum pairwise. NaN, infinite and huge samples
+ * count as x = anchor, as in the sliding update. The windows that contain
+ * them are finished elsewhere (apply_nonfinite(), exact_moments()).
  */
 static void reanchor(verge_engine *e, const double *x)
 {
@@ -249,7 +256,7 @@ static void reanchor(verge_engine *e, const double *x)
     size_t finite = 0;
 
     for (size_t i = 0; i < w; i++) {
-        const bool ok = isfinite(x[i]);
+        const bool ok = fabs(x[i]) < VERGE_PLAIN_MAX;
         terms[i] = ok ? x[i] : 0.0;
         finite += ok;
     }
@@ -262,7 +269,7 @@ static void reanchor(verge_engine *e, const double *x)
         bool found = false;
         for (size_t i = 0; i < w; i++) {
             const double distance = fabs(x[i] - mean);
-            if (isfinite(x[i]) && (!found || distance < best)) {
+            if (fabs(x[i]) < VERGE_PLAIN_MAX && (!found || distance < best)) {
                 best = distance;
                 anchor = x[i];
                 found = true;
@@ -276,7 +283,7 @@ static void reanchor(verge_engine *e, const double *x)
     for (int p = 1; p <= order; p++) {
         double magnitude = 0;
         for (size_t i = 0; i < w; i++) {
-            const double d = isfinite(x[i]) ? x[i] - anchor : 0.0;
+            const double d = fabs(x[i]) < VERGE_PLAIN_MAX ? x[i] - anchor : 0.0;
             const double d2 = d * d;
             terms[i] = p == 1 ? d : p == 2 ? d2 : p == 3 ? d2 * d : d2 * d2;
         }
@@ -317,8 +324,9 @@ static inline void shift_anchor(double *anchor, double *s1, double *s2, double *
 /* Moves the running sums one sample: x_in enters, x_out leaves. */
 static inline void slide_one(verge_moments *m, double x_in, double x_out, bool order4, double wd)
 {
-    const double din = isfinite(x_in) ? x_in - m->anchor : 0.0;
-    const double dout = isfinite(x_out) ? x_out - m->anchor : 0.0;
+    /* NaN fails the comparison too. */
+    const double din = fabs(x_in) < VERGE_PLAIN_MAX ? x_in - m->anchor : 0.0;
+    const double dout = fabs(x_out) < VERGE_PLAIN_MAX ? x_out - m->anchor : 0.0;
     const double a1 = din - dout;
     const double in2 = din * din;
     const double out2 = dout * dout;
@@ -653,7 +661,7 @@ static void compute_moments(verge_engine *e, size_t j0, size_t j1)
  * first_end is the global index of window 0's last sample.
  */
 static void slide_windows(verge_engine *e, const double *x, uint64_t first_end, size_t j0, size_t j1,
-                          bool all_finite)
+                          bool all_plain)
 {
     const size_t w = e->config.window;
     const size_t step = e->config.step;
@@ -675,7 +683,7 @@ static void slide_windows(verge_engine *e, const double *x, uint64_t first_end, 
             j++;
             continue;
         }
-        if (step == 1 && all_finite && !order4 && end == e->state_end + 1) {
+        if (step == 1 && all_plain && !order4 && end == e->state_end + 1) {
             const size_t count = j1 - j;
             slide_fast(e, x + local_end, x + ((ptrdiff_t)local_end - (ptrdiff_t)w), j, count);
             e->state_end = end + count - 1;
@@ -716,7 +724,7 @@ static size_t first_nonzero(const double *flags, size_t count)
 
 /* Computes the moments of windows 0..m-1, recomputing any window whose bound is too large. */
 static void block_moments(verge_engine *e, const double *x, uint64_t first_end, size_t m,
-                          bool all_finite)
+                          bool all_plain)
 {
     const size_t step = e->config.step;
     size_t j0 = 0;
@@ -725,7 +733,7 @@ static void block_moments(verge_engine *e, const double *x, uint64_t first_end, 
     while (j0 < m) {
         const size_t j1 = j0 + run < m ? j0 + run : m;
 
-        slide_windows(e, x, first_end, j0, j1, all_finite);
+        slide_windows(e, x, first_end, j0, j1, all_plain);
         compute_moments(e, j0, j1);
 
         const size_t failed = j0 + first_nonzero(e->bad + j0, j1 - j0);
@@ -787,33 +795,138 @@ static inline double window_max(const verge_engine *e, size_t first)
     return b > a ? b : a;
 }
 
-VERGE_VECTOR_CLONES bool verge_all_finite(const double *x, size_t count)
+VERGE_VECTOR_CLONES bool verge_all_plain(const double *x, size_t count)
 {
-    const uint64_t exponent = (uint64_t)0x7ff << 52;
+    /* Biased exponents 823 .. 1222 are 2^-200 <= |x| < 2^200. */
+    const uint64_t lowest = 1023 - 200;
+    const uint64_t range = 400;
     uint64_t found = 0;
 
-    /* An all-ones exponent plus one carries into bit 63; integer-only, so it vectorizes. */
+    /* Integer-only, so it vectorizes. */
     for (size_t i = 0; i < count; i++) {
         uint64_t bits;
         memcpy(&bits, &x[i], sizeof(bits));
-        found |= (bits & exponent) + ((uint64_t)1 << 52);
+        const uint64_t exponent = (bits >> 52) & 0x7ff;
+        found |= (uint64_t)(exponent - lowest >= range) & (uint64_t)((bits << 1) != 0);
     }
-    return (found >> 63) == 0;
+    return found == 0;
 }
 
-/* Counts non-finite samples of x[0..span) into prefix arrays; returns whether there were any. */
-static bool block_nonfinite(verge_engine *e, const double *x, size_t span)
+/*
+ * Counts the samples of x[0..span) that are not plain into prefix arrays.
+ * Returns false, and counts nothing, when every sample is plain.
+ */
+static bool block_classify(verge_engine *e, const double *x, size_t span)
 {
-    if (verge_all_finite(x, span))
+    if (verge_all_plain(x, span))
         return false;
 
     e->nan_count[0] = e->pos_inf_count[0] = e->neg_inf_count[0] = 0;
+    e->huge_count[0] = e->tiny_count[0] = e->sized_count[0] = 0;
     for (size_t i = 0; i < span; i++) {
+        const double a = fabs(x[i]);
         e->nan_count[i + 1] = e->nan_count[i] + (x[i] != x[i]);
         e->pos_inf_count[i + 1] = e->pos_inf_count[i] + (x[i] == INFINITY);
         e->neg_inf_count[i + 1] = e->neg_inf_count[i] + (x[i] == -INFINITY);
+        e->huge_count[i + 1] = e->huge_count[i] + (a >= VERGE_PLAIN_MAX && a < INFINITY);
+        e->tiny_count[i + 1] = e->tiny_count[i] + (a > 0 && a < VERGE_PLAIN_MIN);
+        e->sized_count[i + 1] = e->sized_count[i] + (a >= VERGE_PLAIN_MIN && a < VERGE_PLAIN_MAX);
     }
     return true;
+}
+
+/* Returns the number of samples of window `first` counted in a prefix array. */
+static inline int32_t window_count(const verge_engine *e, const int32_t *prefix, size_t first)
+{
+    return prefix[first + e->config.window] - prefix[first];
+}
+
+/*
+ * Writes the moments of a finite window whose powers would leave the float64
+ * range in the running sums: one with a sample of 2^200 or more, or one
+ * with nothing but zeros and samples under 2^-200. The samples are scaled
+ * by the power of two (exact) that brings the largest magnitude into
+ * [1, 2). Two passes with pairwise sums about the sample nearest to the
+ * mean give the central moments, and the results are scaled back. A result
+ * is therefore +inf only where its true value is beyond float64 (var and
+ * energy of a 1e200 spike), while std, rms, mean, skew and kurtosis of the
+ * same window stay finite.
+ */
+static void exact_moments(verge_engine *e, const double *x, double *row)
+{
+    const size_t w = e->config.window;
+    const double wd = (double)w;
+    double *terms = e->terms;
+    double ignored = 0;
+    double top = 0;
+
+    for (size_t i = 0; i < w; i++)
+        top = fabs(x[i]) > top ? fabs(x[i]) : top;
+    const int shift = verge_scale_shift(top);
+    const double scale = ldexp(1.0, shift);
+
+    for (size_t i = 0; i < w; i++)
+        terms[i] = x[i] * scale;
+    const double rough_mean = sum_pairwise(terms, w, &ignored) / wd;
+    double anchor = terms[0];
+    for (size_t i = 1; i < w; i++)
+        if (fabs(terms[i] - rough_mean) < fabs(anchor - rough_mean))
+            anchor = terms[i];
+
+    for (size_t i = 0; i < w; i++)
+        terms[i] = x[i] * scale - anchor;
+    const double offset = sum_pairwise(terms, w, &ignored) / wd; /* mean - anchor */
+    double moments[5] = {0, 0, 0, 0, 0};
+    for (int p = 2; p <= 4; p++) {
+        for (size_t i = 0; i < w; i++) {
+            const double d = (x[i] * scale - anchor) - offset;
+            const double square = d * d;
+            if (p == 2)
+                terms[i] = square;
+            else if (p == 3)
+                terms[i] = square * d;
+            else
+                terms[i] = square * square;
+        }
+        moments[p] = sum_pairwise(terms, w, &ignored) / wd;
+    }
+    for (size_t i = 0; i < w; i++)
+        terms[i] = (x[i] * scale) * (x[i] * scale);
+    const double sumsq = sum_pairwise(terms, w, &ignored);
+
+    const double m2 = moments[2];
+    size_t column = 0;
+    for (size_t f = 0; f < e->config.feature_count; f++) {
+        const verge_feature *feature = &e->config.features[f];
+        double *out = &row[column];
+
+        column += feature->kind == VERGE_FEATURE_BAND_ENERGY ? feature->bands : 1;
+        switch (feature->kind) {
+        case VERGE_FEATURE_MEAN:
+            *out = ldexp(anchor + offset, -shift);
+            break;
+        case VERGE_FEATURE_VAR:
+            *out = ldexp(m2, -2 * shift);
+            break;
+        case VERGE_FEATURE_STD:
+            *out = ldexp(sqrt(m2), -shift);
+            break;
+        case VERGE_FEATURE_RMS:
+            *out = ldexp(sqrt(sumsq / wd), -shift);
+            break;
+        case VERGE_FEATURE_ENERGY:
+            *out = ldexp(wd * sumsq, -2 * shift);
+            break;
+        case VERGE_FEATURE_SKEW:
+            *out = moments[3] / (m2 * sqrt(m2));
+            break;
+        case VERGE_FEATURE_KURTOSIS:
+            *out = moments[4] / (m2 * m2) - 3.0;
+            break;
+        default:
+            break; /* comparisons and the spectrum handle the range themselves */
+        }
+    }
 }
 
 /* Writes the band energies and the dominant frequency of the window at x into the row. */
@@ -821,11 +934,8 @@ static void spectrum_features(verge_engine *e, const double *x, double *row)
 {
     const size_t w = e->config.window;
     const size_t half = w / 2;
-    double sum = 0;
-
-    for (size_t i = 0; i < w; i++)
-        sum += x[i];
-    verge_spectrum_power(e->spectrum, x, sum / (double)w, e->power);
+    /* The bins are scaled by 2^exponent. Band sums are scaled back once, and comparisons need not. */
+    const int exponent = verge_spectrum_power(e->spectrum, x, e->power);
 
     size_t column = 0;
     const size_t *edges = e->band_edges;
@@ -837,7 +947,7 @@ static void spectrum_features(verge_engine *e, const double *x, double *row)
                 double energy = 0;
                 for (size_t k = edges[b]; k < edges[b + 1]; k++)
                     energy += e->power[k];
-                row[column + b] = energy;
+                row[column + b] = ldexp(energy, exponent);
             }
             edges += feature->bands + 1;
             column += feature->bands;
@@ -959,7 +1069,7 @@ void verge_engine_run_block(verge_engine *e, const double *x, size_t behind, uin
     const size_t step = e->config.step;
     const size_t span = (m - 1) * step + w;
     const size_t columns = e->columns;
-    const bool has_nonfinite = !e->known_finite && block_nonfinite(e, x, span);
+    const bool has_special = !e->known_plain && block_classify(e, x, span);
 
     /* Start loading the next block's samples, which in a batch call come from main memory. */
     if (e->prefetch_next)
@@ -967,9 +1077,9 @@ void verge_engine_run_block(verge_engine *e, const double *x, size_t behind, uin
             __builtin_prefetch(x + span + i, 0, 0);
 
     if (e->need_moments) {
-        const bool all_finite =
-            e->known_finite || (!has_nonfinite && verge_all_finite(x - behind, behind));
-        block_moments(e, x, first_end, m, all_finite);
+        const bool all_plain =
+            e->known_plain || (!has_special && verge_all_plain(x - behind, behind));
+        block_moments(e, x, first_end, m, all_plain);
     }
     if (e->need_minmax)
         block_minmax(e, x, span);
@@ -1051,19 +1161,25 @@ void verge_engine_run_block(verge_engine *e, const double *x, size_t behind, uin
             spectrum_features(e, x + j * step, rows + j * columns);
     }
 
-    if (has_nonfinite) {
+    if (has_special) {
         for (size_t j = 0; j < m; j++) {
             const size_t first = j * step;
-            const int32_t nans = e->nan_count[first + w] - e->nan_count[first];
-            const int32_t infs = (e->pos_inf_count[first + w] - e->pos_inf_count[first]) +
-                                 (e->neg_inf_count[first + w] - e->neg_inf_count[first]);
-            if (nans == 0 && infs == 0)
+            const int32_t nans = window_count(e, e->nan_count, first);
+            const int32_t infs = window_count(e, e->pos_inf_count, first) +
+                                 window_count(e, e->neg_inf_count, first);
+            if (nans > 0 || infs > 0) {
+                apply_nonfinite(e, first, rows + j * columns);
+                if (nans > 0)
+                    e->stats.nan_windows++;
+                else
+                    e->stats.inf_windows++;
                 continue;
-            apply_nonfinite(e, first, rows + j * columns);
-            if (nans > 0)
-                e->stats.nan_windows++;
-            else
-                e->stats.inf_windows++;
+            }
+            const bool huge = window_count(e, e->huge_count, first) > 0;
+            const bool all_tiny = window_count(e, e->tiny_count, first) > 0 &&
+                                  window_count(e, e->sized_count, first) == 0;
+            if (e->need_moments && (huge || all_tiny))
+                exact_moments(e, x + first, rows + j * columns);
         }
     }
     e->stats.windows += m;

@@ -9,6 +9,7 @@
 #ifndef VERGE_SIGNAL_ENGINE_H
 #define VERGE_SIGNAL_ENGINE_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,7 +57,7 @@ typedef struct verge_engine {
     bool need_minmax;
     bool need_zero_crossings;
     bool need_spectrum;
-    bool known_finite;  /* the caller checked that every sample is finite */
+    bool known_plain;   /* the caller checked that every sample is plain (verge_is_plain()) */
     bool prefetch_next; /* the samples after the block exist (batch calls) */
 
     /* Running state, valid for the window that ends at sample state_end. */
@@ -89,9 +90,12 @@ typedef struct verge_engine {
     double *prefix_max;
     double *suffix_max;
     int32_t *crossings; /* prefix counts, max_span + 1 entries */
-    int32_t *nan_count;
+    int32_t *nan_count; /* prefix counts over the block, max_span + 1 entries each */
     int32_t *pos_inf_count;
     int32_t *neg_inf_count;
+    int32_t *huge_count;  /* finite, |x| >= VERGE_PLAIN_MAX */
+    int32_t *tiny_count;  /* not zero, |x| < VERGE_PLAIN_MIN */
+    int32_t *sized_count; /* VERGE_PLAIN_MIN <= |x| < VERGE_PLAIN_MAX */
 
     verge_spectrum *spectrum;
     double *power;
@@ -116,7 +120,22 @@ void verge_engine_free(verge_engine *e);
 void verge_engine_run_block(verge_engine *e, const double *x, size_t behind, uint64_t first_end,
                             size_t m, double *rows);
 
-/* Returns whether x[0..count) are all finite (neither NaN nor infinite). */
-bool verge_all_finite(const double *x, size_t count);
+/*
+ * Samples whose powers up to the fourth stay well inside the float64 range
+ * are "plain": zero, or 2^-200 <= |x| < 2^200. The running sums take plain
+ * samples only. A window with a sample of 2^200 or more, or with nothing
+ * but zeros and samples under 2^-200, has its moments computed from its
+ * samples scaled by a power of two (engine.c, exact_moments()).
+ */
+#define VERGE_PLAIN_MIN 0x1p-200
+#define VERGE_PLAIN_MAX 0x1p200
+
+static inline bool verge_is_plain(double x)
+{
+    return x == 0 || (fabs(x) >= VERGE_PLAIN_MIN && fabs(x) < VERGE_PLAIN_MAX);
+}
+
+/* Returns whether x[0..count) are all plain (so also neither NaN nor infinite). */
+bool verge_all_plain(const double *x, size_t count);
 
 #endif

@@ -92,13 +92,18 @@ static verge_status write_filled(void *user, const double *samples, size_t count
     return VERGE_OK;
 }
 
-/* Counts NaN and infinite samples; integer-only, so it vectorizes. */
+/*
+ * Counts NaN and infinite samples, and finite samples that are not plain
+ * (verge_is_plain()) into *extreme when it is not NULL. Integer-only, so it
+ * vectorizes.
+ */
 VERGE_VECTOR_CLONES static void count_special(const double *samples, size_t count,
-                                              uint64_t *missing, uint64_t *inf)
+                                              uint64_t *missing, uint64_t *inf, uint64_t *extreme)
 {
     const int64_t infinity_bits = (int64_t)0x7ff << 52;
     uint64_t nan_total = 0;
     uint64_t inf_total = 0;
+    uint64_t extreme_total = 0;
 
     for (size_t i = 0; i < count; i++) {
         int64_t bits;
@@ -106,9 +111,15 @@ VERGE_VECTOR_CLONES static void count_special(const double *samples, size_t coun
         bits &= INT64_MAX; /* drop the sign */
         nan_total += bits > infinity_bits;
         inf_total += bits == infinity_bits;
+        /* Biased exponents 823 .. 1222 are plain, and 2047 is NaN or infinity. */
+        const uint64_t exponent = (uint64_t)bits >> 52;
+        extreme_total += (uint64_t)(exponent - 823 >= 400) & (uint64_t)(bits != 0) &
+                         (uint64_t)(exponent != 0x7ff);
     }
     *missing += nan_total;
     *inf += inf_total;
+    if (extreme != NULL)
+        *extreme += extreme_total;
 }
 
 /* Copies count samples, replacing NaN with value; a select per sample, so it vectorizes. */
@@ -123,7 +134,7 @@ VERGE_VECTOR_CLONES static void fill_constant(double *restrict out, const double
  * Counts the NaN and infinite samples of the whole series and prepares the
  * fill: median and mean become a constant; a constant fill is applied block
  * by block into a block-sized buffer (*fill_blocks); the other rules fill a
- * copy of the series (*data). Sets e->known_finite for what follows.
+ * copy of the series (*data). Sets e->known_plain for what follows.
  */
 static verge_status prepare_fill(verge_engine *e, const double *samples, size_t count,
                                  verge_fill *fill, verge_imputer *imputer, double **filled,
@@ -132,9 +143,11 @@ static verge_status prepare_fill(verge_engine *e, const double *samples, size_t 
     const verge_features_config *config = &e->config;
     verge_status status;
 
+    uint64_t extreme = 0;
+
     e->stats.missing = 0;
     e->stats.inf_samples = 0;
-    count_special(samples, count, &e->stats.missing, &e->stats.inf_samples);
+    count_special(samples, count, &e->stats.missing, &e->stats.inf_samples, &extreme);
 
     if (fill->method == VERGE_FILL_MEDIAN || fill->method == VERGE_FILL_MEAN) {
         double value = NAN;
@@ -175,11 +188,14 @@ static verge_status prepare_fill(verge_engine *e, const double *samples, size_t 
         *data = *filled;
     }
 
-    /* After filling, only a NaN or infinite fill value or infinities can be non-finite. */
-    e->known_finite = e->stats.inf_samples == 0 &&
-                      (e->stats.missing == 0 ||
-                       (fill->method != VERGE_FILL_NONE &&
-                        (fill->method != VERGE_FILL_CONSTANT || isfinite(fill->value))));
+    /*
+     * A constant fill adds one known value. The other rules put values from
+     * the series in the gaps, but linear interpolation can round to a value
+     * under VERGE_PLAIN_MIN, so their blocks are checked one by one.
+     */
+    e->known_plain = e->stats.inf_samples == 0 && extreme == 0 &&
+                     (e->stats.missing == 0 ||
+                      (fill->method == VERGE_FILL_CONSTANT && verge_is_plain(fill->value)));
     return VERGE_OK;
 }
 
@@ -217,9 +233,10 @@ verge_status verge_features_compute(const verge_features_config *config, const d
      * With overlapping or touching windows, every sample up to the last
      * window's end is in some block, so each block checks its own samples
      * (which also brings them into the cache). Only when a block holds a
-     * non-finite sample is the whole series counted and filled, before that
-     * block: the blocks before it hold finite samples only, whose rows no
-     * fill changes. Windows with gaps between them are checked up front.
+     * sample that is not plain (NaN, infinite, or outside 2^-200 .. 2^200)
+     * is the whole series counted and filled, before that block: the blocks
+     * before it hold plain samples only, whose rows no fill changes. Windows
+     * with gaps between them are checked up front.
      */
     bool prepared = false;
     bool fill_blocks = false;
@@ -240,8 +257,8 @@ verge_status verge_features_compute(const verge_features_config *config, const d
         const double *x = data + first;
 
         if (!prepared) {
-            if (verge_all_finite(samples + first - behind, behind + span)) {
-                e.known_finite = true;
+            if (verge_all_plain(samples + first - behind, behind + span)) {
+                e.known_plain = true;
             } else {
                 status = prepare_fill(&e, samples, count, &fill, &imputer, &filled, &data,
                                       &fill_blocks);
@@ -264,7 +281,8 @@ verge_status verge_features_compute(const verge_features_config *config, const d
     if (!prepared) {
         /* All windows were finite; samples after the last window's end still count. */
         const size_t covered = (rows - 1) * config->step + config->window;
-        count_special(samples + covered, count - covered, &e.stats.missing, &e.stats.inf_samples);
+        count_special(samples + covered, count - covered, &e.stats.missing, &e.stats.inf_samples,
+                      NULL);
     }
     stream_fence();
     if (stats != NULL)
@@ -444,7 +462,7 @@ verge_status verge_features_stream_push(verge_features_stream *s, const double *
         return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "features stream: push after finish");
 
     s->engine.stats.samples += count;
-    count_special(samples, count, &s->engine.stats.missing, &s->engine.stats.inf_samples);
+    count_special(samples, count, &s->engine.stats.missing, &s->engine.stats.inf_samples, NULL);
     status = verge_imputer_push(&s->imputer, samples, count);
     if (status == VERGE_OK)
         status = process_buffer(s);

@@ -80,8 +80,48 @@ static verge_number_kind parse_slow(const char *text, size_t length, double *val
 
 static verge_number_kind parse_number(const char *text, size_t length, double *value);
 
+/*
+ * The common case in one pass: [-]digits[.digits] with 1 to 19 digits, at
+ * most 22 after the point and a significand up to 2^53, which Clinger's fast
+ * path converts exactly. Returns false for anything else (spaces, signs,
+ * exponents, long or odd text), which parse_number() handles; for what it
+ * accepts, parse_number() gives the same value.
+ */
+static inline bool parse_plain(const char *text, size_t length, double *value)
+{
+    const char *p = text;
+    const char *end = text + length;
+    const bool negative = length > 0 && *p == '-';
+    const char *point = NULL;
+    uint64_t significand = 0; /* wraps for more than 19 digits, which are rejected below */
+
+    p += negative;
+    const char *first = p;
+    for (; p < end; p++) {
+        const unsigned digit = (unsigned)(unsigned char)*p - '0';
+        if (digit < 10)
+            significand = significand * 10 + digit;
+        else if (*p == '.' && point == NULL)
+            point = p;
+        else
+            return false;
+    }
+    const size_t digits = (size_t)(end - first) - (point != NULL);
+    const size_t decimals = point != NULL ? (size_t)(end - point - 1) : 0;
+    if (digits == 0 || digits > 19 || decimals > 22 || significand > ((uint64_t)1 << 53))
+        return false;
+    double result = (double)significand;
+    if (decimals > 0)
+        result /= exact_pow10[decimals];
+    *value = negative ? -result : result;
+    return true;
+}
+
 verge_number_kind verge_parse_double(const char *text, size_t length, double *value)
 {
+    if (parse_plain(text, length, value))
+        return VERGE_NUMBER_VALUE;
+
     verge_number_kind kind = parse_number(text, length, value);
 
     /* Markers are looked up only for text that is not a number, which keeps numbers fast. */
@@ -394,12 +434,16 @@ typedef struct digit_string {
 static inline digit_string make_digits(uint64_t n, int count)
 {
     const uint64_t aligned = n * powers_of_ten[17 - count];
-    const uint64_t rest = aligned % 10000000000000000u;
+    /* One 64-bit division splits off the last eight digits; the first nine fit in 32 bits. */
+    const uint64_t high = aligned / 100000000u;
+    const uint32_t low = (uint32_t)(aligned - high * 100000000u);
+    const uint32_t first = (uint32_t)high / 100000000u;
     digit_string d;
 
-    d.first = (char)('0' + aligned / 10000000000000000u);
-    d.middle = eight_digits((uint32_t)(rest / 100000000u));
-    d.last = eight_digits((uint32_t)(rest % 100000000u));
+    d.first = (char)('0' + first);
+    d.middle = eight_digits((uint32_t)high - first * 100000000u);
+    /* Numbers of up to nine digits end in eight zeros, which need no conversion. */
+    d.last = low != 0 ? eight_digits(low) : 0x3030303030303030u;
     return d;
 }
 
@@ -435,13 +479,14 @@ static inline void store_digits_from(const digit_string *d, int from, char *out)
 /*
  * Lays out digits * 10^exponent like Python's repr(): positional notation
  * when the decimal point falls within -4 < point <= 16, scientific otherwise.
- * Digits are written in fixed-size pieces straight to the output, which may
- * write scratch bytes up to VERGE_DOUBLE_TEXT_MAX past `buffer`.
+ * `all` is the number of digits of d.digits (at most 17, trailing zeros
+ * included). Digits are written in fixed-size pieces straight to the output,
+ * which may write scratch bytes up to VERGE_DOUBLE_TEXT_MAX past `buffer`.
  */
-static size_t layout_decimal(bool negative, decimal d, char *buffer)
+static inline __attribute__((always_inline)) size_t layout_decimal(bool negative, decimal d,
+                                                                  int all, char *buffer)
 {
     char *p = buffer;
-    const int all = digit_count(d.digits); /* at most 17, trailing zeros included */
     const int point = all + d.exponent;    /* value = 0.DIGITS * 10^point */
     int count;                             /* digits without the trailing zeros */
 
@@ -546,12 +591,17 @@ size_t verge_format_double(double value, char *buffer)
         const uint64_t c = DOUBLE_C_MIN | fraction;
 
         /* Integers below 2^53 print exactly, which is also the shortest form. */
-        if (shift > 0 && shift < DOUBLE_P && ((c >> shift) << shift) == c)
+        if (shift > 0 && shift < DOUBLE_P && ((c >> shift) << shift) == c) {
             d = (decimal){c >> shift, 0};
-        else
-            d = shortest_decimal(-shift, c);
-    } else {
-        d = shortest_decimal(DOUBLE_Q_MIN, fraction);
+            return layout_decimal(negative, d, digit_count(d.digits), buffer);
+        }
+        /*
+         * For c in [2^52, 2^53) the shortest decimal comes as 16 or 17 digits
+         * (trailing zeros included): c * 2^q * 10^-k lies in [2^52, 10 * 2^53).
+         */
+        d = shortest_decimal(-shift, c);
+        return layout_decimal(negative, d, 16 + (d.digits >= 10000000000000000u), buffer);
     }
-    return layout_decimal(negative, d, buffer);
+    d = shortest_decimal(DOUBLE_Q_MIN, fraction);
+    return layout_decimal(negative, d, digit_count(d.digits), buffer);
 }

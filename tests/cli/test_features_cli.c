@@ -6,9 +6,11 @@
  */
 #include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -384,6 +386,295 @@ static void live_pipe_rows_arrive_early(void)
     close(from_child[0]);
 }
 
+typedef struct collected {
+    double *values;
+    size_t rows;
+} collected;
+
+static verge_status collect_rows(void *user, const verge_features_block *block)
+{
+    collected *c = user;
+    memcpy(c->values + c->rows * block->columns, block->values,
+           block->rows * block->columns * sizeof(double));
+    c->rows += block->rows;
+    return VERGE_OK;
+}
+
+static size_t count_char(const char *text, char c)
+{
+    size_t count = 0;
+    for (; *text != '\0'; text++)
+        count += *text == c;
+    return count;
+}
+
+/* Builds the CSV line the command should write for one row. */
+static size_t expected_line(const char *time, const double *values, size_t columns, char *line)
+{
+    size_t length = 0;
+    if (time != NULL) {
+        const bool quote = strpbrk(time, ",\"") != NULL;
+        if (quote)
+            line[length++] = '"';
+        for (const char *c = time; *c != '\0'; c++) {
+            line[length++] = *c;
+            if (*c == '"')
+                line[length++] = '"';
+        }
+        if (quote)
+            line[length++] = '"';
+        line[length++] = ',';
+    }
+    for (size_t c = 0; c < columns; c++) {
+        length += verge_format_double(values[c], line + length);
+        line[length++] = c + 1 < columns ? ',' : '\n';
+    }
+    line[length] = '\0';
+    return length;
+}
+
+/*
+ * 300 000 rows go through many output batches and both output threads. Every
+ * line must be the one the library and the number formatter give, in order,
+ * with the time texts quoted where needed. JSON Lines and .npy carry the same
+ * rows.
+ */
+static void long_output_in_order(void)
+{
+    enum { N = 300000, WINDOW = 7 };
+    char in_path[600], npy_path[600];
+    snprintf(in_path, sizeof(in_path), "%s/long.csv", work_dir);
+    snprintf(npy_path, sizeof(npy_path), "%s/long.npy", work_dir);
+    FILE *file = fopen(in_path, "w");
+    double *x = malloc(N * sizeof(*x));
+    char **times = malloc(N * sizeof(*times));
+    unsigned state = 12345;
+
+    if (file == NULL || x == NULL || times == NULL) {
+        CHECK_MSG(0, "cannot write %s", in_path);
+        return;
+    }
+    fputs("when,value\n", file);
+    for (size_t i = 0; i < N; i++) {
+        char time[40];
+        state = state * 1103515245u + 12345u;
+        /* Every 1000th time text contains a comma and a quote, so it needs quoting on output. */
+        if (i % 1000 == 999)
+            snprintf(time, sizeof(time), "t %zu, \"late\"", i);
+        else
+            snprintf(time, sizeof(time), "t%zu", i);
+        times[i] = strdup(time);
+        /* The value as the command reads it: the double nearest to the printed text. */
+        char value[32] = "";
+        if ((state >> 8) % 20 != 0)
+            snprintf(value, sizeof(value), "%.3f", (double)((state >> 8) % 100000) / 1000 - 50);
+        x[i] = value[0] != '\0' ? strtod(value, NULL) : NAN;
+        if (i % 1000 == 999)
+            fprintf(file, "\"t %zu, \"\"late\"\"\",%s\n", i, value);
+        else
+            fprintf(file, "%s,%s\n", time, value);
+    }
+    fclose(file);
+
+    /* What the command does: the median as a constant fill, the whole series in one push. */
+    verge_features_config config;
+    verge_features_config_default(&config);
+    config.window = WINDOW;
+    CHECK_OK(verge_features_parse_list("mean,std,min,skew", &config));
+    config.fill.method = VERGE_FILL_CONSTANT;
+    CHECK_OK(verge_series_median(x, N, &config.fill.value));
+    const size_t rows = verge_features_rows(&config, N);
+    double *want = calloc(rows * 4, sizeof(*want));
+    collected got = {want, 0};
+    verge_features_stream *stream = NULL;
+    CHECK_OK(verge_features_stream_create(&config, collect_rows, &got, &stream));
+    if (stream != NULL) {
+        CHECK_OK(verge_features_stream_push(stream, x, N));
+        CHECK_OK(verge_features_stream_finish(stream));
+    }
+    verge_features_stream_destroy(stream);
+    CHECK_EQ_INT(got.rows, rows);
+
+    const char *csv_args[] = {"features", in_path, "--time-column", "when", "--window", "7",
+                              "--features", "mean,std,min,skew", NULL};
+    cli_result r = cli_run(work_dir, NULL, csv_args);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_MSG(strncmp(r.out, "when,mean,std,min,skew\n", 23) == 0, "header: %.40s", r.out);
+    const char *at = strchr(r.out, '\n');
+    int bad = 0;
+    char line[256];
+    for (size_t j = 0; j < rows && at != NULL; j++) {
+        const size_t length = expected_line(times[j + WINDOW - 1], want + j * 4, 4, line);
+        if (strncmp(at + 1, line, length) != 0 && bad++ < 3)
+            CHECK_MSG(0, "row %zu: got '%.*s', expected '%s'", j, (int)length, at + 1, line);
+        at = strchr(at + 1, '\n');
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(count_char(r.out, '\n'), rows + 1);
+    cli_result_free(&r);
+
+    const char *json_args[] = {"features", in_path, "--time-column", "when", "--window", "7",
+                               "--features", "mean,std,min,skew", "--output-format", "jsonl",
+                               NULL};
+    r = cli_run(work_dir, NULL, json_args);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_EQ_INT(cli_count_lines(r.out, "{\"when\":"), rows);
+    /* The last row, whose time text needs escaping in JSON. */
+    char mean_text[48];
+    verge_format_double(want[(rows - 1) * 4], mean_text);
+    snprintf(line, sizeof(line), "{\"when\":\"t %d, \\\"late\\\"\",\"mean\":%s,", N - 1,
+             mean_text);
+    CHECK_MSG(strstr(r.out, line) != NULL, "no line starts with %s", line);
+    cli_result_free(&r);
+
+    const char *npy_args[] = {"features", in_path, "--window", "7", "--features",
+                              "mean,std,min,skew", "--output", npy_path, NULL};
+    r = cli_run(work_dir, NULL, npy_args);
+    CHECK_EQ_INT(r.status, 0);
+    verge_array array = {0};
+    CHECK_OK(verge_npy_read(npy_path, &array));
+    CHECK_EQ_INT(array.rank, 2);
+    CHECK_EQ_INT(array.dims[0], rows);
+    CHECK_EQ_INT(array.dims[1], 4);
+    if (array.data != NULL && array.dims[0] == (int32_t)rows && array.dims[1] == 4)
+        CHECK(memcmp(array.data, want, rows * 4 * sizeof(double)) == 0);
+    verge_array_free(&array);
+    cli_result_free(&r);
+
+    for (size_t i = 0; i < N; i++)
+        free(times[i]);
+    free(times);
+    free(want);
+    free(x);
+}
+
+/*
+ * An output of more than 100 MB goes through the part of the writer that
+ * hands finished pieces to the disk and drops them from the page cache. The
+ * file must still hold every row, in order.
+ */
+static void large_output_file(void)
+{
+    enum { N = 2400000 };
+    char in_path[600], out_path[600];
+    snprintf(in_path, sizeof(in_path), "%s/large.csv", work_dir);
+    snprintf(out_path, sizeof(out_path), "%s/large_features.csv", work_dir);
+    FILE *file = fopen(in_path, "w");
+    double *x = malloc(N * sizeof(*x));
+    unsigned state = 777;
+
+    if (file == NULL || x == NULL) {
+        CHECK_MSG(0, "cannot write %s", in_path);
+        free(x);
+        return;
+    }
+    fputs("t,value\n", file);
+    for (size_t i = 0; i < N; i++) {
+        char value[32] = "";
+        state = state * 1103515245u + 12345u;
+        if ((state >> 8) % 20 != 0)
+            snprintf(value, sizeof(value), "%.3f", (double)((state >> 8) % 40000) / 1000);
+        x[i] = value[0] != '\0' ? strtod(value, NULL) : NAN;
+        fprintf(file, "%zu,%s\n", i, value);
+    }
+    fclose(file);
+
+    verge_features_config config;
+    verge_features_config_default(&config);
+    config.fill.method = VERGE_FILL_CONSTANT;
+    CHECK_OK(verge_series_median(x, N, &config.fill.value));
+    const size_t rows = verge_features_rows(&config, N);
+    double *want = calloc(rows * 3, sizeof(*want));
+    collected got = {want, 0};
+    verge_features_stream *stream = NULL;
+    CHECK_OK(verge_features_stream_create(&config, collect_rows, &got, &stream));
+    if (stream != NULL) {
+        CHECK_OK(verge_features_stream_push(stream, x, N));
+        CHECK_OK(verge_features_stream_finish(stream));
+    }
+    verge_features_stream_destroy(stream);
+
+    const char *args[] = {"features", in_path, "--output", out_path, NULL};
+    cli_result r = cli_run(work_dir, NULL, args);
+    CHECK_EQ_INT(r.status, 0);
+    char *text = cli_read_file(out_path);
+    CHECK_MSG(strncmp(text, "mean,std,energy\n", 16) == 0, "header: %.40s", text);
+    const char *at = text + 16;
+    size_t bad = 0;
+    char line[128];
+    for (size_t j = 0; j < rows && *at != '\0'; j++) {
+        const size_t length = expected_line(NULL, want + j * 3, 3, line);
+        if (strncmp(at, line, length) != 0 && bad++ < 3)
+            CHECK_MSG(0, "row %zu: got '%.*s', expected '%s'", j, (int)length, at, line);
+        at += length;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_MSG(*at == '\0', "output continues after the last row: '%.40s'", at);
+    CHECK_MSG(at - text > 100000000, "output of %zu bytes only", (size_t)(at - text));
+    free(text);
+    cli_result_free(&r);
+    remove(out_path);
+    remove(in_path);
+    free(want);
+    free(x);
+}
+
+/* More columns than numbers are formatted at a time: rows still come out whole. */
+static void many_columns(void)
+{
+    /* The CO2 series has 2284 samples. */
+    const char *args[] = {"features", co2_path, "--window", "2200", "--step", "40", "--fill",
+                          "linear", "--features", "band_energy:1100,mean", NULL};
+    cli_result r = cli_run(work_dir, NULL, args);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_EQ_INT(count_char(r.out, '\n'), 1 + (2284 - 2200) / 40 + 1);
+    /* Each row: 1101 numbers, so 1100 commas. */
+    const char *line = strchr(r.out, '\n');
+    int bad = 0;
+    while (line != NULL && line[1] != '\0') {
+        const char *end = strchr(line + 1, '\n');
+        size_t commas = 0;
+        for (const char *c = line + 1; c < end; c++)
+            commas += *c == ',';
+        bad += commas != 1100;
+        line = end;
+    }
+    CHECK_EQ_INT(bad, 0);
+    cli_result_free(&r);
+}
+
+/*
+ * A failed write stops the command with a message and status 1: the output
+ * file may grow to 64 KiB only (RLIMIT_FSIZE, with SIGXFSZ ignored so that
+ * write(2) fails with EFBIG instead of the signal ending the process).
+ */
+static void write_failure(void)
+{
+    char out_path[600], err_path[600];
+    const char *bin = getenv("VERGE_BIN");
+    snprintf(out_path, sizeof(out_path), "%s/limited.csv", work_dir);
+    snprintf(err_path, sizeof(err_path), "%s/limited.err", work_dir);
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit limit = {64 << 10, 64 << 10};
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        signal(SIGXFSZ, SIG_IGN);
+        if (err < 0 || dup2(err, 2) < 0 || setrlimit(RLIMIT_FSIZE, &limit) != 0)
+            _exit(126);
+        execl(bin, bin, "features", co2_path, "--window", "3", "--features",
+              "mean,std,var,min,max,rms,skew", "--output", out_path, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ_INT(WEXITSTATUS(status), 1);
+    char *err = cli_read_file(err_path);
+    CHECK_MSG(strstr(err, "limited.csv: write failed: File too large") != NULL, "stderr: %s", err);
+    free(err);
+}
+
 int main(void)
 {
     if (mkdtemp(work_dir) == NULL) {
@@ -401,6 +692,10 @@ int main(void)
     RUN(skip_bad_rows);
     RUN(nan_windows_are_reported);
     RUN(live_pipe_rows_arrive_early);
+    RUN(long_output_in_order);
+    RUN(large_output_file);
+    RUN(many_columns);
+    RUN(write_failure);
 
     char command[700];
     snprintf(command, sizeof(command), "rm -rf '%s'", work_dir);

@@ -1,7 +1,9 @@
 /*
  * Reference window features for the signal tests: a plain two-pass float64
  * computation per window and a direct O(w^2) DFT, written for clarity, plus
- * the comparison rules that the library's results must meet.
+ * the comparison rules that the library's results must meet. Both work on
+ * the samples scaled by a power of two, so that values near the float64
+ * limits give the true result.
  */
 #ifndef VERGE_TESTS_SIGNAL_REFERENCE_H
 #define VERGE_TESTS_SIGNAL_REFERENCE_H
@@ -49,18 +51,35 @@ static inline double ref_normal(ref_random *r)
 typedef struct ref_features {
     double mean, var, std, min, max, rms, p2p, energy, zero_crossings, skew, kurtosis;
     double max_abs; /* largest |x| in the window, the scale of the reference's own rounding */
-    double ac_energy; /* w * sum (x - mean)^2: the part of the spectrum around the mean */
-    double *power; /* one-sided power, window/2 + 1 bins (direct DFT), or NULL */
+    /*
+     * The spectrum is kept in the window's scaled units: the samples times
+     * 2^shift (largest magnitude in [1, 2)), so that it neither overflows nor
+     * underflows. A bin's power is power[k] * 2^(-2 shift).
+     */
+    int shift;
+    double ac_scaled; /* w * sum (y - mean y)^2, y the scaled samples: the energy around the mean */
+    double *power;    /* one-sided power of y, window/2 + 1 bins (direct DFT), or NULL */
 } ref_features;
 
-/* Two-pass float64 features of x[0..w). `power` receives the spectrum when not NULL. */
+/* Returns log2(w) + 1, the depth that FFT rounding errors grow with. */
+static inline double ref_depth(size_t w)
+{
+    return log2((double)w) + 1.0;
+}
+
+/*
+ * Two-pass float64 features of x[0..w) (finite samples). Everything is
+ * computed from y = x * 2^shift, with the largest |y| in [1, 2), and scaled
+ * back at the end, so that a result is +-inf only where its true value is
+ * beyond float64. `power` receives the spectrum of y when not NULL: a direct
+ * DFT of y - mean(y) with compensated sums; bin 0 is (sum y)^2.
+ */
 static inline void ref_window(const double *x, size_t w, double *power, ref_features *f)
 {
-    double sum = 0, max_abs = 0;
+    double max_abs = 0;
     f->min = x[0];
     f->max = x[0];
     for (size_t i = 0; i < w; i++) {
-        sum += x[i];
         if (x[i] < f->min)
             f->min = x[i];
         if (x[i] > f->max)
@@ -68,28 +87,40 @@ static inline void ref_window(const double *x, size_t w, double *power, ref_feat
         if (fabs(x[i]) > max_abs)
             max_abs = fabs(x[i]);
     }
+    int shift = max_abs > 0 ? -ilogb(max_abs) : 0;
+    if (shift < -1000)
+        shift = -1000;
+    if (shift > 1000)
+        shift = 1000;
+
+    double sum = 0;
+    for (size_t i = 0; i < w; i++)
+        sum += ldexp(x[i], shift);
     const double mean = sum / (double)w;
-    double m2 = 0, m3 = 0, m4 = 0, sumsq = 0;
+    double m2 = 0, m3 = 0, m4 = 0, sumsq = 0, centred_sum = 0;
     for (size_t i = 0; i < w; i++) {
-        const double d = x[i] - mean;
+        const double y = ldexp(x[i], shift);
+        const double d = y - mean;
         m2 += d * d;
         m3 += d * d * d;
         m4 += d * d * d * d;
-        sumsq += x[i] * x[i];
+        sumsq += y * y;
+        centred_sum += d;
     }
     m2 /= (double)w;
     m3 /= (double)w;
     m4 /= (double)w;
-    f->mean = mean;
-    f->var = m2;
-    f->std = sqrt(m2);
-    f->rms = sqrt(sumsq / (double)w);
+    f->mean = ldexp(mean, -shift);
+    f->var = ldexp(m2, -2 * shift);
+    f->std = ldexp(sqrt(m2), -shift);
+    f->rms = ldexp(sqrt(sumsq / (double)w), -shift);
     f->p2p = f->max - f->min;
-    f->energy = (double)w * sumsq;
+    f->energy = ldexp((double)w * sumsq, -2 * shift);
     f->skew = m3 / pow(m2, 1.5);
     f->kurtosis = m4 / (m2 * m2) - 3.0;
     f->max_abs = max_abs;
-    f->ac_energy = (double)w * (double)w * m2;
+    f->shift = shift;
+    f->ac_scaled = (double)w * (double)w * m2;
 
     double crossings = 0;
     for (size_t i = 1; i < w; i++)
@@ -99,15 +130,28 @@ static inline void ref_window(const double *x, size_t w, double *power, ref_feat
     f->power = power;
     if (power != NULL) {
         for (size_t k = 0; k <= w / 2; k++) {
-            double re = 0, im = 0;
+            /* Neumaier-compensated sums of the terms (y_n - mean) e^(-2 pi i k n / w). */
+            double re = 0, re_carry = 0, im = 0, im_carry = 0;
             for (size_t n = 0; n < w; n++) {
                 const double angle = -6.283185307179586 * (double)((k * n) % w) / (double)w;
-                re += x[n] * cos(angle);
-                im += x[n] * sin(angle);
+                const double d = ldexp(x[n], shift) - mean;
+                const double terms[2] = {d * cos(angle), d * sin(angle)};
+                for (int part = 0; part < 2; part++) {
+                    double *total = part == 0 ? &re : &im;
+                    double *carry = part == 0 ? &re_carry : &im_carry;
+                    const double next = *total + terms[part];
+                    *carry += fabs(*total) >= fabs(terms[part]) ? (*total - next) + terms[part]
+                                                                : (terms[part] - next) + *total;
+                    *total = next;
+                }
             }
+            re += re_carry;
+            im += im_carry;
             const double mirrors = (k == 0 || (w % 2 == 0 && k == w / 2)) ? 1.0 : 2.0;
             power[k] = mirrors * (re * re + im * im);
         }
+        const double x0 = (double)w * mean + centred_sum;
+        power[0] = x0 * x0;
     }
 }
 
@@ -118,6 +162,28 @@ static inline void ref_window(const double *x, size_t w, double *power, ref_feat
 static inline double ref_slack(const ref_features *f)
 {
     return 16 * REF_U * f->max_abs;
+}
+
+/*
+ * Returns the allowed error of a band of (scaled) power p: 1e-9 relative,
+ * plus the rounding floor of any float64 transform, 64 * 2^-53 * depth *
+ * sqrt(p * E) with E the energy around the mean. The floor only matters for
+ * bands that contain less than about 1e-8 of E.
+ */
+static inline double ref_band_tolerance(double p, const ref_features *f, size_t w)
+{
+    const double floor = 64 * REF_U * ref_depth(w);
+    return REF_TOLERANCE * p + floor * sqrt(p * f->ac_scaled) + floor * floor * f->ac_scaled;
+}
+
+/* Returns whether got matches want within tolerance. An infinite want must be met exactly. */
+static inline bool ref_matches(double got, double want, double tolerance)
+{
+    if (isnan(want))
+        return isnan(got);
+    if (isinf(want))
+        return got == want;
+    return fabs(got - want) <= tolerance;
 }
 
 /*
@@ -183,24 +249,29 @@ static inline int ref_compare_row(const verge_features_config *config, const dou
             tolerance = REF_TOLERANCE * (3 + fabs(want)) + 64 * REF_U * f->max_abs / f->std;
             break;
         case VERGE_FEATURE_BAND_ENERGY: {
-            /* float32 FFT around a float64 mean: accurate to ~1e-6 of the AC energy. */
-            const size_t bins = config->window / 2 + 1;
-            double total = 0;
+            const size_t w = config->window;
+            const size_t bins = w / 2 + 1;
+            const int unscale = -2 * f->shift;
+            double total = 0, total_tolerance = 0;
             for (uint32_t b = 0; b < feature->bands; b++) {
                 double expected = 0;
                 for (size_t k = b * bins / feature->bands; k < (b + 1) * bins / feature->bands; k++)
                     expected += f->power[k];
-                const double tol = 1e-5 * f->ac_energy + 1e-9 * expected + 1e-300;
+                const double tol = ref_band_tolerance(expected, f, w);
+                const double want_b = ldexp(expected, unscale);
+                /* The smallest subnormal covers values that underflow when scaled back. */
+                const double tol_b = ldexp(tol, unscale) + 0x1p-1074;
                 total += row[c + b];
-                if (!(fabs(row[c + b] - expected) <= tol)) {
+                total_tolerance += tol_b;
+                if (!ref_matches(row[c + b], want_b, tol_b)) {
                     bad++;
                     if ((*budget)-- > 0)
                         CHECK_MSG(0, "%s: band_energy_%u = %.17g, expected %.17g +- %.3g", where, b,
-                                  row[c + b], expected, tol);
+                                  row[c + b], want_b, tol_b);
                 }
             }
-            const double tol = 1e-5 * f->ac_energy + 1e-9 * f->energy + 1e-300;
-            if (!(fabs(total - f->energy) <= tol)) {
+            /* By Parseval the bands add up to energy. */
+            if (!ref_matches(total, f->energy, total_tolerance + REF_TOLERANCE * f->energy)) {
                 bad++;
                 if ((*budget)-- > 0)
                     CHECK_MSG(0, "%s: bands add up to %.17g, energy is %.17g", where, total,
@@ -216,9 +287,11 @@ static inline int ref_compare_row(const verge_features_config *config, const dou
                 best = f->power[k] > best ? f->power[k] : best;
             const double bin = got * (double)w / config->sample_rate;
             const size_t k = (size_t)llround(bin);
+            const double tol = ref_band_tolerance(best, f, w);
             bool ok = fabs(bin - (double)k) < 1e-6 && k <= w / 2;
-            if (ok && best > 1e-5 * f->ac_energy)
-                ok = k >= 1 && f->power[k] >= best - 1e-5 * f->ac_energy;
+            /* Bins within rounding of the strongest one may win, and none at all gives 0. */
+            if (ok && best > tol)
+                ok = k >= 1 && f->power[k] >= best - 2 * tol;
             if (!ok) {
                 bad++;
                 if ((*budget)-- > 0)
@@ -232,9 +305,7 @@ static inline int ref_compare_row(const verge_features_config *config, const dou
         c++;
         if (skip)
             continue;
-        const bool same = (isnan(got) && isnan(want)) || got == want ||
-                          fabs(got - want) <= tolerance;
-        if (!same) {
+        if (!(got == want || ref_matches(got, want, tolerance))) {
             bad++;
             if ((*budget)-- > 0)
                 CHECK_MSG(0, "%s: %s = %.17g, expected %.17g +- %.3g", where, name, got, want,

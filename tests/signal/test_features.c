@@ -201,6 +201,14 @@ static void large_offset_small_spread(void)
     CHECK_NEAR(out[1], sqrt(22.5), 1e-12);
     CHECK(out[2] == 1e9 + 10);
 
+    /* The spectrum around the mean 1e9 + 10 is exact too: bins (4e9 + 40)^2, 2 * 162, 36. */
+    double bands[3];
+    configure(&config, 4, 1, "band_energy:3");
+    CHECK_OK(verge_features_compute(&config, x, 4, bands, 1, NULL));
+    CHECK_NEAR(bands[0], (4e9 + 40) * (4e9 + 40), 1e-15 * (4e9 + 40) * (4e9 + 40));
+    CHECK_NEAR(bands[1], 324.0, 324.0 * 1e-12);
+    CHECK_NEAR(bands[2], 36.0, 36.0 * 1e-12);
+
     /* The naive formula really fails here, so this case can catch it. */
     double sum = 0, sumsq = 0;
     for (int i = 0; i < 4; i++) {
@@ -224,6 +232,13 @@ static void offset_1e9_unit_variance(void)
         verge_features_config config;
         configure(&config, w, 1, all_moments);
         ref_check_series(&config, x, n, "1e9 + N(0,1)");
+    }
+    /* The spectrum, on odd, prime and power-of-two windows. */
+    static const size_t spectrum_windows[] = {9, 97, 256, 257};
+    for (size_t i = 0; i < sizeof(spectrum_windows) / sizeof(spectrum_windows[0]); i++) {
+        verge_features_config config;
+        configure(&config, spectrum_windows[i], 61, "band_energy:5,dominant_freq,energy");
+        ref_check_series(&config, x, 20000, "1e9 + N(0,1), spectrum");
     }
     free(x);
 }
@@ -255,6 +270,13 @@ static void spike_leaves_window(void)
         CHECK_MSG(std_after > 0.3 && std_after < 3, "std after the spike: %g", std_after);
         CHECK(stats.reanchors >= 4);
         free(out);
+    }
+    /* The spectrum before, with and after the spikes, on odd, prime and power-of-two windows. */
+    static const size_t spectrum_windows[] = {15, 64, 127};
+    for (size_t i = 0; i < sizeof(spectrum_windows) / sizeof(spectrum_windows[0]); i++) {
+        verge_features_config config;
+        configure(&config, spectrum_windows[i], 7, "band_energy:4,dominant_freq,energy,std");
+        ref_check_series(&config, x, n, "spikes, spectrum");
     }
     free(x);
 }
@@ -384,29 +406,6 @@ static void nonfinite_windows(void)
     free(x);
 }
 
-/* Values so large that squares overflow: the result is what float64 gives, later windows recover. */
-static void overflowing_values(void)
-{
-    double x[60];
-    verge_features_config config;
-    double out[51 * 2];
-
-    for (int i = 0; i < 60; i++)
-        x[i] = (double)(i % 7);
-    x[20] = 1e200;
-    configure(&config, 10, 1, "std,mean");
-    CHECK_OK(verge_features_compute(&config, x, 60, out, 51, NULL));
-    for (int j = 0; j < 51; j++) {
-        ref_features f;
-        ref_window(x + j, 10, NULL, &f);
-        if (j > 20)
-            CHECK_MSG(fabs(out[j * 2] - f.std) <= 1e-9 * f.std, "window %d std %g, expected %g", j,
-                      out[j * 2], f.std);
-        else if (j >= 11)
-            CHECK(isinf(out[j * 2]) || isnan(out[j * 2]));
-    }
-}
-
 typedef struct collected {
     double *values;
     size_t rows;
@@ -425,6 +424,126 @@ static verge_status collect_rows(void *user, const verge_features_block *block)
     c->rows += block->rows;
     c->next_window += block->rows;
     return VERGE_OK;
+}
+
+/*
+ * Values so large that their squares overflow float64. var and energy of a
+ * window with a 1e200 spike are +inf, since the true values are beyond
+ * float64. std, rms, mean, skew and kurtosis are finite and right, and the
+ * windows after the spike are exact again. Checked for every feature at
+ * steps 1 and 3, and through the stream.
+ */
+static void overflowing_values(void)
+{
+    static const char features[] =
+        "mean,std,var,min,max,rms,p2p,energy,zero_crossings,skew,kurtosis,band_energy:3,"
+        "dominant_freq";
+    const size_t n = 3000;
+    double *x = malloc(n * sizeof(*x));
+    ref_random rng = {8086};
+
+    for (size_t i = 0; i < n; i++)
+        x[i] = (double)(i % 7) + ref_normal(&rng);
+    x[20] = 1e200;
+    x[500] = -1e200;
+    x[900] = 1.7e308;
+    x[902] = -1.7e308; /* p2p overflows, the mean does not */
+    x[1500] = 1e300;
+    x[1504] = 1e300; /* every moment but the mean overflows or is fine by scaling alone */
+    x[2000] = 0x1p200; /* the smallest value that leaves the running sums */
+    x[2100] = 0x1p200 * (1 - 0x1p-53); /* the largest that stays in them */
+    for (size_t w = 10; w <= 64; w += 54) {
+        for (size_t step = 1; step <= 3; step += 2) {
+            verge_features_config config;
+            configure(&config, w, step, features);
+            ref_check_series(&config, x, n, "huge values");
+        }
+    }
+
+    /* The stream, fed in chunks of 97 samples, gives the same rows. */
+    {
+        verge_features_config stream_config;
+        configure(&stream_config, 10, 1, features);
+        const size_t rows = verge_features_rows(&stream_config, n);
+        const size_t columns = verge_features_columns(&stream_config);
+        double *batch = malloc(rows * columns * sizeof(*batch));
+        collected got = {malloc(rows * columns * sizeof(double)), 0, columns, 0, 0};
+        verge_features_stream *stream = NULL;
+        CHECK_OK(verge_features_compute(&stream_config, x, n, batch, rows, NULL));
+        CHECK_OK(verge_features_stream_create(&stream_config, collect_rows, &got, &stream));
+        for (size_t at = 0; stream != NULL && at < n; at += 97)
+            CHECK_OK(verge_features_stream_push(stream, x + at, n - at < 97 ? n - at : 97));
+        if (stream != NULL)
+            CHECK_OK(verge_features_stream_finish(stream));
+        verge_features_stream_destroy(stream);
+        CHECK_EQ_INT(got.rows, rows);
+        int differ = 0;
+        for (size_t i = 0; i < rows * columns && got.rows == rows; i++) {
+            const double a = batch[i], b = got.values[i];
+            const bool same = (isnan(a) && isnan(b)) || a == b || fabs(a - b) <= 1e-11 * fabs(a);
+            if (!same && differ++ < 3)
+                CHECK_MSG(0, "value %zu: batch %.17g, stream %.17g", i, a, b);
+        }
+        CHECK_EQ_INT(differ, 0);
+        free(batch);
+        free(got.values);
+    }
+
+    /* The windows around the first spike, spelled out. */
+    verge_features_config config;
+    configure(&config, 10, 1, "var,energy,std,rms,mean,skew,kurtosis");
+    const size_t rows = verge_features_rows(&config, n);
+    double *out = malloc(rows * 7 * sizeof(*out));
+    CHECK_OK(verge_features_compute(&config, x, n, out, rows, NULL));
+    for (size_t j = 11; j <= 20; j++) {
+        const double *row = out + j * 7;
+        CHECK_MSG(row[0] == INFINITY && row[1] == INFINITY, "window %zu: var %g, energy %g", j,
+                  row[0], row[1]);
+        /* One spike s among small values: std ~ s * 3 / 10, rms ~ s / sqrt(10). */
+        CHECK_MSG(fabs(row[2] - 3e199) < 1e-6 * 3e199, "window %zu: std %g", j, row[2]);
+        CHECK_MSG(fabs(row[3] - 1e200 / sqrt(10.0)) < 1e-6 * 1e200, "window %zu: rms %g", j,
+                  row[3]);
+        CHECK_MSG(fabs(row[4] - 1e199) < 1e-6 * 1e199, "window %zu: mean %g", j, row[4]);
+        CHECK_MSG(fabs(row[5] - 8.0 / 3.0) < 1e-6, "window %zu: skew %g", j, row[5]);
+        CHECK_MSG(fabs(row[6] - (73.0 / 9.0 - 3.0)) < 1e-6, "window %zu: kurtosis %g", j, row[6]);
+    }
+    for (size_t j = 21; j < 30; j++)
+        CHECK_MSG(isfinite(out[j * 7]) && out[j * 7] < 100, "window %zu after the spike: var %g",
+                  j, out[j * 7]);
+    free(out);
+    free(x);
+}
+
+/* Samples so small that their squares underflow: the scaled path keeps std and rms exact. */
+static void underflowing_values(void)
+{
+    const size_t n = 3000;
+    double *x = malloc(n * sizeof(*x));
+    ref_random rng = {4004};
+
+    for (size_t i = 0; i < n; i++) {
+        const double noise = 3.0 + ref_normal(&rng);
+        x[i] = i < 1000 ? 1e-300 * noise                 /* all tiny */
+               : i < 2000 ? (i % 5 == 0 ? 0.0 : 1e-310 * noise) /* subnormal, and zeros */
+                          : noise;                       /* plain again */
+    }
+    x[2500] = 1e-320;
+    for (size_t w = 10; w <= 64; w += 54) {
+        verge_features_config config;
+        configure(&config, w, 1, all_moments);
+        ref_check_series(&config, x, n, "tiny values");
+        configure(&config, w, 4, "std,rms,band_energy:2,dominant_freq");
+        ref_check_series(&config, x, n, "tiny values, spectrum");
+    }
+
+    /* std of N(3, 1) * 1e-300 is about 1e-300, not 0 (the square of 1e-300 underflows). */
+    verge_features_config config;
+    double out[2];
+    configure(&config, 100, 100, "std,var");
+    CHECK_OK(verge_features_compute(&config, x, 100, out, 1, NULL));
+    CHECK_MSG(out[0] > 0.5e-300 && out[0] < 2e-300, "std %g", out[0]);
+    CHECK(out[1] == 0.0);
+    free(x);
 }
 
 /* Pushing in random chunks gives the rows of the batch call. */
@@ -715,6 +834,7 @@ int main(void)
     RUN(constant_series);
     RUN(nonfinite_windows);
     RUN(overflowing_values);
+    RUN(underflowing_values);
     RUN(stream_matches_batch);
     RUN(stream_errors);
     RUN(configuration_errors);

@@ -90,9 +90,12 @@ typedef enum verge_number_kind {
  * the empty string and pandas' default NA strings: "NA", "N/A", "n/a", "NaN",
  * "nan", "-NaN", "-nan", "NULL", "null", "None", "<NA>", "#N/A", "#N/A N/A",
  * "#NA", "1.#IND", "-1.#IND", "1.#QNAN", "-1.#QNAN". Hexadecimal floats and
- * numbers longer than 511 characters are VERGE_NUMBER_INVALID. Numbers
- * beyond the float64 range give +-inf, like strtod.
+ * numbers longer than VERGE_NUMBER_TEXT_MAX characters (spaces around them
+ * not counted) are VERGE_NUMBER_INVALID. Numbers beyond the float64 range
+ * give +-inf, like strtod.
  */
+#define VERGE_NUMBER_TEXT_MAX 511
+
 verge_number_kind verge_parse_double(const char *text, size_t length, double *value);
 
 /*
@@ -324,7 +327,8 @@ typedef enum verge_series_format {
     VERGE_SERIES_CSV,      /* text with a header line, RFC 4180 quoting, LF or CRLF */
     VERGE_SERIES_F32,      /* raw little-endian float32 samples */
     VERGE_SERIES_F64,      /* raw little-endian float64 samples */
-    VERGE_SERIES_NPY,      /* NumPy .npy, 1-D, or 2-D with a column chosen by index */
+    VERGE_SERIES_NPY,      /* NumPy .npy, 1-D, or 2-D with a column chosen by index; float32,
+                              float64, int8, uint8, int32, int64 or bool (0 and 1) */
 } verge_series_format;
 
 typedef struct verge_series_options {

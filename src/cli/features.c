@@ -460,7 +460,48 @@ static void text_csv_field(text_buffer *t, const char *text, size_t length)
     t->length = (size_t)(p - t->data);
 }
 
-/* Appends a JSON string literal (RFC 8259 escapes). */
+/*
+ * Returns the length (2 to 4) of the well-formed UTF-8 sequence at text[0],
+ * a byte of 0x80 or more, within `available` bytes, or 0 when it is not one:
+ * a stray continuation byte, a cut sequence, an overlong form, a surrogate
+ * or a code point above U+10FFFF. The same rule as src/cli/json.c.
+ */
+static size_t utf8_sequence_length(const unsigned char *text, size_t available)
+{
+    size_t length;
+    unsigned min, code;
+
+    if (text[0] >= 0xc2 && text[0] <= 0xdf) {
+        length = 2;
+        min = 0x80;
+        code = text[0] & 0x1fu;
+    } else if (text[0] >= 0xe0 && text[0] <= 0xef) {
+        length = 3;
+        min = 0x800;
+        code = text[0] & 0x0fu;
+    } else if (text[0] >= 0xf0 && text[0] <= 0xf4) {
+        length = 4;
+        min = 0x10000;
+        code = text[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    if (length > available)
+        return 0;
+    for (size_t i = 1; i < length; i++) {
+        if ((text[i] & 0xc0) != 0x80)
+            return 0;
+        code = code << 6 | (text[i] & 0x3fu);
+    }
+    if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
+        return 0;
+    return length;
+}
+
+/*
+ * Appends a JSON string literal (RFC 8259 escapes). JSON text must be UTF-8,
+ * so each byte that is not part of a well-formed sequence becomes U+FFFD.
+ */
 static void text_json_string(text_buffer *t, const char *text, size_t length)
 {
     static const char hex[] = "0123456789abcdef";
@@ -479,8 +520,18 @@ static void text_json_string(text_buffer *t, const char *text, size_t length)
             p[4] = hex[c >> 4];
             p[5] = hex[c & 15];
             p += 6;
-        } else {
+        } else if (c < 0x80) {
             *p++ = (char)c;
+        } else {
+            const size_t n = utf8_sequence_length((const unsigned char *)text + i, length - i);
+            if (n == 0) {
+                memcpy(p, "\\ufffd", 6);
+                p += 6;
+            } else {
+                memcpy(p, text + i, n);
+                p += n;
+                i += n - 1;
+            }
         }
     }
     *p++ = '"';
@@ -959,12 +1010,29 @@ static bool input_is_live(const char *path)
     return result == 0 && !S_ISREG(st.st_mode);
 }
 
+/*
+ * Whether the output file descriptor is the input file itself (the same
+ * device and inode, so other names and links of it count). Writing there
+ * would destroy the input or read back the rows being written. Only a
+ * regular input can be that: a terminal may well be standard input and
+ * output at once.
+ */
+static bool output_is_input(const char *input, int out_fd)
+{
+    struct stat in, out;
+    const int result = strcmp(input, "-") == 0 ? fstat(STDIN_FILENO, &in) : stat(input, &in);
+
+    return result == 0 && S_ISREG(in.st_mode) && fstat(out_fd, &out) == 0 &&
+           in.st_dev == out.st_dev && in.st_ino == out.st_ino;
+}
+
 /* Prints a failure; adds the --on-error hint when a bad row stopped the job. */
 static void report_failure(const features_options *options, verge_status status)
 {
     const char *message = verge_error_message();
     const bool bad_row = status == VERGE_STATUS_INVALID_DATA && !options->series.skip_bad_rows &&
                          (strstr(message, "is not a number") != NULL ||
+                          strstr(message, "to be a number") != NULL ||
                           strstr(message, "fields, but the header") != NULL ||
                           strstr(message, "quote") != NULL);
 
@@ -1021,12 +1089,33 @@ static int run_job(features_options *options)
         goto cleanup;
     }
     if (options->output != NULL) {
-        w.fd = open(options->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        /* No O_TRUNC: the file must not be emptied before it is known not to be the input. */
+        struct stat st;
+        w.fd = open(options->output, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (w.fd < 0) {
             fprintf(stderr, "verge features: %s: cannot create: %s\n", options->output,
                     strerror(errno));
             goto cleanup;
         }
+        if (output_is_input(options->input, w.fd)) {
+            fprintf(stderr, "verge features: --output '%s' is the input file %s: writing it "
+                            "would destroy the input; choose another output file\n",
+                    options->output, input_name);
+            exit_code = 2;
+            goto cleanup;
+        }
+        if (fstat(w.fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(w.fd, 0) != 0) {
+            fprintf(stderr, "verge features: %s: cannot truncate: %s\n", options->output,
+                    strerror(errno));
+            goto cleanup;
+        }
+    } else if (output_is_input(options->input, STDOUT_FILENO)) {
+        fprintf(stderr, "verge features: standard output is the input file %s: the rows would "
+                        "be written into the file being read (if it was redirected with '>', "
+                        "the shell has already emptied it); choose another output file\n",
+                input_name);
+        exit_code = 2;
+        goto cleanup;
     }
     if (w.format == OUTPUT_NPY) {
         struct stat st;

@@ -35,7 +35,7 @@ static const char *const missing_markers[] = {
     "None",  "<NA>",    "#N/A", "#N/A N/A", "#NA",   "1.#IND", "-1.#IND", "1.#QNAN", "-1.#QNAN",
 };
 
-enum { PARSE_TEXT_MAX = 511 };
+enum { PARSE_TEXT_MAX = VERGE_NUMBER_TEXT_MAX };
 
 static bool is_missing_marker(const char *text, size_t length)
 {

@@ -49,7 +49,19 @@ struct verge_series_reader {
     size_t input_capacity;
     size_t input_length;
     size_t input_at;
+    uint64_t input_offset; /* stream offset of input[0] */
     bool started; /* the byte order mark check is done */
+
+    /*
+     * A record that needed more input is not scanned again until its end may
+     * have arrived (see record_may_end()), so a long record that trickles in
+     * through a pipe costs linear time. The search for its end resumes where
+     * the last read left it.
+     */
+    uint64_t wait_record;   /* stream offset of that record, UINT64_MAX for none */
+    size_t wait_scanned;    /* bytes of it searched so far */
+    int wait_state;         /* a seek_state */
+    bool dropping_line;     /* skipping the rest of a bad line (after a bad quote) */
 
     /* CSV layout, known after the header. */
     bool have_header;
@@ -133,6 +145,7 @@ static verge_status reader_create(const char *name, const verge_series_options *
     r->fd = -1;
     r->format = format;
     r->time_field = SIZE_MAX;
+    r->wait_record = UINT64_MAX;
     r->line = 1;
     r->skip_bad_rows = options != NULL && options->skip_bad_rows;
     r->name = copy_string(name);
@@ -221,7 +234,8 @@ static verge_status load_npy(verge_series_reader *r)
     const verge_array *a = &r->array;
     if (a->dtype != VERGE_DTYPE_FLOAT32 && a->dtype != VERGE_DTYPE_FLOAT64 &&
         a->dtype != VERGE_DTYPE_INT8 && a->dtype != VERGE_DTYPE_UINT8 &&
-        a->dtype != VERGE_DTYPE_INT32 && a->dtype != VERGE_DTYPE_INT64)
+        a->dtype != VERGE_DTYPE_INT32 && a->dtype != VERGE_DTYPE_INT64 &&
+        a->dtype != VERGE_DTYPE_BOOL)
         return verge_fail(VERGE_STATUS_UNSUPPORTED,
                           "%s: .npy dtype %s is not a numeric series type", r->name,
                           verge_dtype_name(a->dtype));
@@ -268,6 +282,7 @@ static double array_value(const verge_array *a, size_t index)
     case VERGE_DTYPE_UINT8: return ((const uint8_t *)a->data)[index];
     case VERGE_DTYPE_INT32: return ((const int32_t *)a->data)[index];
     case VERGE_DTYPE_INT64: return (double)((const int64_t *)a->data)[index];
+    case VERGE_DTYPE_BOOL: return ((const uint8_t *)a->data)[index]; /* 0 or 1, checked on load */
     default: return NAN;
     }
 }
@@ -302,6 +317,7 @@ static verge_status fill_input(verge_series_reader *r)
 {
     if (r->input_at > 0) {
         memmove(r->input, r->input + r->input_at, r->input_length - r->input_at);
+        r->input_offset += r->input_at;
         r->input_length -= r->input_at;
         r->input_at = 0;
     }
@@ -540,6 +556,96 @@ static scan_result scan_record(verge_series_reader *r, bool header, field *wante
     }
 }
 
+/*
+ * The search for the end of a record that needs more input. It follows the
+ * structure scan_record() reads, so it stops (SEEK_DONE) at the first byte
+ * where scan_record() could finish: the line feed that ends the record, or
+ * the byte after a closing quote that is not a comma (a line end or a
+ * misplaced quote). SEEK_LINE looks for the next line feed only.
+ */
+typedef enum seek_state {
+    SEEK_FIELD,    /* at the start of a field */
+    SEEK_UNQUOTED, /* inside an unquoted field */
+    SEEK_QUOTED,   /* inside a quoted field */
+    SEEK_QUOTE,    /* after a quote inside a quoted field: "" or the closing one */
+    SEEK_LINE,     /* skipping to the next line feed */
+    SEEK_DONE,
+} seek_state;
+
+/* Remembers that the record at input_at needs more input; `state` is SEEK_FIELD or SEEK_LINE. */
+static void wait_for_more(verge_series_reader *r, seek_state state)
+{
+    r->wait_record = r->input_offset + r->input_at;
+    r->wait_scanned = 0;
+    r->wait_state = (int)state;
+}
+
+/*
+ * Whether the record at input_at may be complete: true when no wait is set
+ * for it, at the end of the input, or when its end has arrived. Searches
+ * only the bytes that arrived since the last call.
+ */
+static bool record_may_end(verge_series_reader *r)
+{
+    if (r->at_eof || r->wait_record != r->input_offset + r->input_at)
+        return true;
+
+    const char *base = r->input + r->input_at;
+    const size_t stop = r->input_length - r->input_at;
+    size_t p = r->wait_scanned;
+    seek_state state = (seek_state)r->wait_state;
+
+    while (p < stop && state != SEEK_DONE) {
+        switch (state) {
+        case SEEK_FIELD:
+            if (base[p] == '"') {
+                state = SEEK_QUOTED;
+                p++;
+            } else {
+                state = SEEK_UNQUOTED;
+            }
+            break;
+        case SEEK_UNQUOTED:
+            p = find_delimiter(base, p, stop);
+            if (p < stop) {
+                state = base[p] == ',' ? SEEK_FIELD : SEEK_DONE;
+                p += state == SEEK_FIELD;
+            }
+            break;
+        case SEEK_QUOTED: {
+            const char *quote = memchr(base + p, '"', stop - p);
+            p = quote != NULL ? (size_t)(quote - base) + 1 : stop;
+            if (quote != NULL)
+                state = SEEK_QUOTE;
+            break;
+        }
+        case SEEK_QUOTE:
+            /* "" continues the field, a comma starts the next one, anything else ends the scan. */
+            if (base[p] == '"')
+                state = SEEK_QUOTED;
+            else if (base[p] == ',')
+                state = SEEK_FIELD;
+            else
+                state = SEEK_DONE;
+            if (state != SEEK_DONE)
+                p++;
+            break;
+        case SEEK_LINE: {
+            const char *newline = memchr(base + p, '\n', stop - p);
+            p = newline != NULL ? (size_t)(newline - base) : stop;
+            if (newline != NULL)
+                state = SEEK_DONE;
+            break;
+        }
+        case SEEK_DONE:
+            break;
+        }
+    }
+    r->wait_scanned = p;
+    r->wait_state = (int)state;
+    return state == SEEK_DONE;
+}
+
 /* Whether the record at input_at is an empty line; sets *end past it. */
 static bool blank_line(const verge_series_reader *r, size_t *end)
 {
@@ -620,8 +726,10 @@ static verge_status read_header(verge_series_reader *r)
     scan_result result = scan_record(r, true, names, HEADER_FIELDS_MAX, &count, &end, &lines);
     if (result != SCAN_RECORD) {
         free(names);
-        if (result == SCAN_NEED_MORE)
+        if (result == SCAN_NEED_MORE) {
+            wait_for_more(r, SEEK_FIELD);
             return VERGE_STATUS_END_OF_STREAM; /* caller reads more */
+        }
         return verge_fail(VERGE_STATUS_INVALID_DATA,
                           "%s: line %llu: header has an unterminated or misplaced quote",
                           r->name, (unsigned long long)r->line);
@@ -678,6 +786,61 @@ static verge_status bad_row(verge_series_reader *r, const char *fmt, ...)
     return VERGE_OK;
 }
 
+/*
+ * Writes the first CELL_SHOWN bytes of a cell for a message, NUL-terminated:
+ * control bytes, DEL and backslash escaped as \xNN and \\, and "..." when
+ * the cell is longer. `out` has room for CELL_SHOWN * 4 + 4 bytes.
+ */
+enum { CELL_SHOWN = 64 };
+
+static void describe_cell(field f, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    const size_t shown = f.length < CELL_SHOWN ? f.length : CELL_SHOWN;
+    char *p = out;
+
+    for (size_t i = 0; i < shown; i++) {
+        const unsigned char c = (unsigned char)f.text[i];
+        if (c == '\\') {
+            *p++ = '\\';
+            *p++ = '\\';
+        } else if (c < 0x20 || c == 0x7f) {
+            *p++ = '\\';
+            *p++ = 'x';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        } else {
+            *p++ = (char)c;
+        }
+    }
+    if (shown < f.length) {
+        memcpy(p, "...", 3);
+        p += 3;
+    }
+    *p = '\0';
+}
+
+/* Records a value cell that is not a number, shown escaped, and cut with its length when long. */
+static verge_status bad_number(verge_series_reader *r, field f)
+{
+    char shown[CELL_SHOWN * 4 + 4];
+    size_t from = 0, to = f.length;
+
+    describe_cell(f, shown);
+    while (from < to && (f.text[from] == ' ' || f.text[from] == '\t'))
+        from++;
+    while (to > from && (f.text[to - 1] == ' ' || f.text[to - 1] == '\t'))
+        to--;
+    if (to - from > VERGE_NUMBER_TEXT_MAX)
+        return bad_row(r, "column '%s': '%s' (%zu characters) is too long to be a number (at "
+                          "most %d characters)",
+                       r->value_name, shown, f.length, VERGE_NUMBER_TEXT_MAX);
+    if (f.length > CELL_SHOWN)
+        return bad_row(r, "column '%s': '%s' (%zu characters) is not a number", r->value_name,
+                       shown, f.length);
+    return bad_row(r, "column '%s': '%s' is not a number", r->value_name, shown);
+}
+
 static verge_status append_time(verge_series_reader *r, field f)
 {
     if (r->time_text_length + f.length > r->time_text_capacity) {
@@ -702,8 +865,17 @@ static verge_status parse_rows(verge_series_reader *r)
         size_t end = 0;
         uint64_t lines = 0;
 
-        if (r->input_at == r->input_length)
+        if (r->input_at == r->input_length || !record_may_end(r))
             return VERGE_OK;
+        if (r->dropping_line) {
+            /* The rest of a line with a bad quote, counted when it was found. */
+            const char *newline = memchr(r->input + r->input_at, '\n',
+                                         r->input_length - r->input_at);
+            r->input_at = newline != NULL ? (size_t)(newline - r->input) + 1 : r->input_length;
+            r->line++;
+            r->dropping_line = false;
+            continue;
+        }
         if (blank_line(r, &end)) {
             r->input_at = end;
             r->line++;
@@ -721,8 +893,10 @@ static verge_status parse_rows(verge_series_reader *r)
         wanted[0].text = wanted[1].text = "";
         wanted[0].length = wanted[1].length = 0;
         scan_result result = scan_record(r, false, wanted, 2, &fields, &end, &lines);
-        if (result == SCAN_NEED_MORE)
+        if (result == SCAN_NEED_MORE) {
+            wait_for_more(r, SEEK_FIELD);
             return VERGE_OK;
+        }
 
         verge_status status = VERGE_OK;
         if (result == SCAN_BAD_QUOTE) {
@@ -730,13 +904,8 @@ static verge_status parse_rows(verge_series_reader *r)
             status = bad_row(r, "unterminated or misplaced quote");
             if (status != VERGE_OK)
                 return status;
-            size_t p = r->input_at;
-            while (p < r->input_length && r->input[p] != '\n')
-                p++;
-            if (p == r->input_length && !r->at_eof)
-                return VERGE_OK;
-            r->input_at = p < r->input_length ? p + 1 : p;
-            r->line++;
+            r->dropping_line = true;
+            wait_for_more(r, SEEK_LINE);
             continue;
         }
 
@@ -746,9 +915,7 @@ static verge_status parse_rows(verge_series_reader *r)
         } else {
             verge_number_kind kind = verge_parse_double(wanted[0].text, wanted[0].length, &value);
             if (kind == VERGE_NUMBER_INVALID)
-                status = bad_row(r, "column '%s': '%.*s' is not a number", r->value_name,
-                                 (int)(wanted[0].length > 64 ? 64 : wanted[0].length),
-                                 wanted[0].text);
+                status = bad_number(r, wanted[0]);
             else if (r->time_field != SIZE_MAX) {
                 if (r->count == 0)
                     r->time_offsets[0] = 0;

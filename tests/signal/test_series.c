@@ -135,6 +135,43 @@ static void csv_bad_input_names_the_line(void)
     }
 }
 
+/* A bad cell is shown with control bytes escaped, and a long one cut and measured. */
+static void csv_bad_cell_messages(void)
+{
+    static read_result r;
+    static char text[1024];
+    const char nul[] = "value\n1\0.5\n";
+
+    read_text(nul, sizeof(nul) - 1, csv_options(NULL, NULL, false), &r);
+    CHECK_EQ_INT(r.status, VERGE_STATUS_INVALID_DATA);
+    CHECK_MSG(strstr(r.message, "line 2: column 'value': '1\\x00.5' is not a number") != NULL,
+              "%s", r.message);
+
+    const char tab[] = "value\n\\\x01\x7f\n";
+    read_text(tab, sizeof(tab) - 1, csv_options(NULL, NULL, false), &r);
+    CHECK_MSG(strstr(r.message, "'\\\\\\x01\\x7f' is not a number") != NULL, "%s", r.message);
+
+    /* 100 characters: cut to 64 with "..." and the length. */
+    memcpy(text, "value\n", 6);
+    memset(text + 6, 'x', 100);
+    memcpy(text + 106, "\n", 2);
+    read_text(text, strlen(text), csv_options(NULL, NULL, false), &r);
+    CHECK_MSG(strstr(r.message, "xxxx...' (100 characters) is not a number") != NULL, "%s",
+              r.message);
+    char cut[80] = "'";
+    memset(cut + 1, 'x', 64);
+    memcpy(cut + 65, "...'", 5);
+    CHECK_MSG(strstr(r.message, cut) != NULL, "%s", r.message);
+
+    /* 600 digits would be a number, but longer than any the parser takes. */
+    memset(text + 6, '7', 600);
+    memcpy(text + 606, "\n", 2);
+    read_text(text, strlen(text), csv_options(NULL, NULL, false), &r);
+    CHECK_MSG(strstr(r.message, "(600 characters) is too long to be a number (at most 511 "
+                                "characters)") != NULL,
+              "%s", r.message);
+}
+
 static void csv_skip_bad_rows(void)
 {
     static read_result r;
@@ -274,6 +311,25 @@ static void npy_input(void)
 
     CHECK_STATUS(verge_series_reader_open("/nonexistent/verge.csv", NULL, &reader),
                  VERGE_STATUS_NOT_FOUND);
+
+    /* bool, which the .npy loader offers, is read as 0 and 1. */
+    const uint8_t flags[4] = {1, 0, 0, 1};
+    const int32_t flag_dims[1] = {4};
+    char flag_path[] = "/tmp/verge_series_bool_XXXXXX.npy";
+    fd = mkstemps(flag_path, 4);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    close(fd);
+    CHECK_OK(verge_npy_write(flag_path, VERGE_DTYPE_BOOL, 1, flag_dims, flags));
+    CHECK_OK(verge_series_reader_open(flag_path, NULL, &reader));
+    CHECK_OK(verge_series_reader_next(reader, &chunk));
+    CHECK_EQ_INT(chunk.count, 4);
+    CHECK(chunk.values[0] == 1);
+    CHECK(chunk.values[1] == 0);
+    CHECK(chunk.values[3] == 1);
+    verge_series_reader_close(reader);
+    unlink(flag_path);
 }
 
 /* A pipe that delivers rows slowly: each next() returns what has arrived. */
@@ -308,16 +364,113 @@ static void pipe_delivers_rows_early(void)
     close(saved);
 }
 
+/*
+ * Reads `text` from a pipe that a child process writes one byte at a time,
+ * so records arrive split at many places (where exactly depends on timing;
+ * every split must give the same result). Returns the values read.
+ */
+static void read_trickled(const char *text, verge_series_options options, read_result *out)
+{
+    int fds[2];
+    memset(out, 0, sizeof(*out));
+    out->status = VERGE_STATUS_IO_ERROR;
+    if (pipe(fds) != 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        for (size_t i = 0; text[i] != '\0'; i++) {
+            if (write(fds[1], text + i, 1) != 1)
+                _exit(1);
+            usleep(200);
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    int saved = dup(STDIN_FILENO);
+    dup2(fds[0], STDIN_FILENO);
+    close(fds[0]);
+
+    verge_series_reader *reader = NULL;
+    verge_series_chunk chunk;
+    out->status = verge_series_reader_open("-", &options, &reader);
+    if (out->status == VERGE_OK) {
+        while ((out->status = verge_series_reader_next(reader, &chunk)) == VERGE_OK) {
+            for (size_t i = 0; i < chunk.count && out->count < 256; i++) {
+                if (chunk.time_offsets != NULL)
+                    snprintf(out->times[out->count], 32, "%.*s",
+                             (int)(chunk.time_offsets[i + 1] - chunk.time_offsets[i]),
+                             chunk.time_text + chunk.time_offsets[i]);
+                out->values[out->count++] = chunk.values[i];
+            }
+        }
+        snprintf(out->message, sizeof(out->message), "%s", verge_error_message());
+        verge_series_reader_info(reader, &out->info);
+        out->info.first_skip = NULL;
+        out->info.column_name = NULL;
+        out->info.time_column_name = NULL;
+        verge_series_reader_close(reader);
+    }
+    dup2(saved, STDIN_FILENO);
+    close(saved);
+    waitpid(pid, NULL, 0);
+}
+
+/*
+ * Records that trickle in through a pipe: a record that needs more input is
+ * only scanned again once its end may have arrived, which must not lose or
+ * repeat anything: quoted fields with line ends, "" escapes and commas, CRLF,
+ * a misplaced quote skipped (and counted once), and a last line without a
+ * line end.
+ */
+static void pipe_split_records(void)
+{
+    static read_result r;
+    const char text[] = "\"t\",value\r\n"
+                        "\"a\nb\",1\r\n"
+                        "\"c\"\"d,\n\",\"2\"\n"
+                        "e,\"3\"x\n"
+                        "\n"
+                        "f,\"4\"\r\n"
+                        "\"g\",5";
+
+    read_trickled(text, csv_options(NULL, "t", true), &r);
+    CHECK_EQ_INT(r.status, VERGE_STATUS_END_OF_STREAM);
+    CHECK_EQ_INT(r.count, 4);
+    CHECK(r.values[0] == 1);
+    CHECK(r.values[1] == 2);
+    CHECK(r.values[2] == 4);
+    CHECK(r.values[3] == 5);
+    CHECK(strcmp(r.times[0], "a\nb") == 0);
+    CHECK(strcmp(r.times[1], "c\"d,\n") == 0);
+    CHECK(strcmp(r.times[3], "g") == 0);
+    CHECK_EQ_INT(r.info.skipped_rows, 1);
+
+    /* The same text from memory, read at once. */
+    static read_result whole;
+    read_text(text, strlen(text), csv_options(NULL, "t", true), &whole);
+    CHECK_EQ_INT(whole.count, 4);
+    CHECK_EQ_INT(whole.info.skipped_rows, 1);
+
+    /* Without skipping, the misplaced quote names its line. */
+    read_trickled(text, csv_options(NULL, "t", false), &r);
+    CHECK_EQ_INT(r.status, VERGE_STATUS_INVALID_DATA);
+    CHECK_MSG(strstr(r.message, "line 6: unterminated or misplaced quote") != NULL, "%s",
+              r.message);
+}
+
 int main(void)
 {
     RUN(csv_basic);
     RUN(csv_quotes_crlf_bom_blank_lines);
     RUN(csv_bad_input_names_the_line);
+    RUN(csv_bad_cell_messages);
     RUN(csv_skip_bad_rows);
     RUN(csv_truncated_everywhere);
     RUN(csv_random_bytes);
     RUN(raw_binary);
     RUN(npy_input);
     RUN(pipe_delivers_rows_early);
+    RUN(pipe_split_records);
     return check_summary();
 }

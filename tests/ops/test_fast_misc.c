@@ -29,33 +29,11 @@
 #include "check.h"
 #include "core/cpu.h"
 #include "core/threadpool.h"
+#include "ops/op_random.h"
 #include "ops/op_test.h"
 
 enum { SAME = 1, VALID = 2 };
 
-static uint64_t rng = 0x9e3779b97f4a7c15u;
-
-static uint32_t next_u32(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
-}
-
-static int uniform(int lo, int hi)
-{
-    return lo + (int)(next_u32() % (uint32_t)(hi - lo + 1));
-}
-
-static float *random_floats(size_t count, float scale)
-{
-    float *data = malloc(sizeof(float) * (count ? count : 1));
-
-    for (size_t i = 0; i < count; i++)
-        data[i] = scale * ((float)(next_u32() & 0xffffff) / (float)(1 << 23) - 1.0f);
-    return data;
-}
 
 /* Values that tell implementations apart: signed zeros, NaN, infinities, subnormals. */
 static float *special_floats(size_t count)

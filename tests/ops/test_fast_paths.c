@@ -27,33 +27,11 @@
 #include "check.h"
 #include "core/cpu.h"
 #include "core/threadpool.h"
+#include "ops/op_random.h"
 #include "ops/op_test.h"
 
 enum { CASES = 400 };
 
-static uint64_t rng = 0x2545f4914f6cdd1du;
-
-static uint32_t next_u32(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
-}
-
-static int uniform(int lo, int hi)
-{
-    return lo + (int)(next_u32() % (uint32_t)(hi - lo + 1));
-}
-
-static float *random_floats(size_t count, float scale)
-{
-    float *data = malloc(sizeof(float) * (count ? count : 1));
-
-    for (size_t i = 0; i < count; i++)
-        data[i] = scale * ((float)(next_u32() & 0xffffff) / (float)(1 << 23) - 1.0f);
-    return data;
-}
 
 static float *absolute(const float *data, size_t count)
 {
@@ -609,6 +587,7 @@ static void pooling_bit_identical(void)
 
 int main(void)
 {
+    op_random_seed(0x2545f4914f6cdd1du);
     if (verge_cpu_isa_available(VERGE_CPU_AVX2))
         fast_cpus[num_fast_cpus++] = "avx2";
     if (verge_cpu_isa_available(VERGE_CPU_AVX512))

@@ -238,7 +238,7 @@ verge_status verge_mqtt_connect(verge_mqtt *mqtt, volatile sig_atomic_t *stop);
  * what arrived (callbacks run here), writes what is queued, sends keepalive
  * pings, and reconnects a lost connection with backoff. Returns VERGE_OK or
  * VERGE_STATUS_INVALID_ARGUMENT when the broker refused a reconnection for
- * good.
+ * good or rejected a subscription (SUBACK with a failure reason).
  */
 verge_status verge_mqtt_service(verge_mqtt *mqtt, int timeout_ms, bool read);
 
@@ -381,18 +381,20 @@ typedef struct verge_client_stats {
     int64_t jobs;          /* jobs given */
     int64_t ok;            /* results without error */
     int64_t failed;        /* error results, local failures and jobs that ran out of attempts */
+    int64_t answered;      /* results that came from a worker (ok or error) */
     int64_t retries;       /* sends after the first */
     int64_t duplicates;    /* results dropped because the job already had one */
     int64_t reconnects;
     double p50_ms, p99_ms, max_ms; /* first send to result, over answered jobs */
-    double seconds;        /* wall time from connection to the last result */
+    double seconds;        /* wall time from the start of the run (connecting) to the last result */
 } verge_client_stats;
 
 /*
  * Sends the jobs and waits for one result per job. Returns VERGE_OK when
  * every job has its result (some may be errors: see stats->failed),
- * VERGE_STATUS_IO_ERROR when the broker could not be reached at first or
- * *stop was raised, VERGE_STATUS_INVALID_ARGUMENT for bad options.
+ * VERGE_STATUS_IO_ERROR when the broker could not be reached at first (every
+ * job then gets an error result naming the broker) or *stop was raised,
+ * VERGE_STATUS_INVALID_ARGUMENT for bad options. *stats is always written.
  */
 verge_status verge_client_run(const verge_client_options *options, const verge_client_job *jobs,
                               size_t count, volatile sig_atomic_t *stop, verge_client_stats *stats);

@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/mqtt_args.h"
+#include "net/net_checks.h"
 #include "verge/net.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -174,9 +175,14 @@ int verge_cmd_loadgen(int argc, char **argv)
         if (payload == NULL) {
             fprintf(stderr, "%s: cannot read --payload %s (1 byte to 64 MiB)\n", command,
                     payload_path);
-            return 1;
+            return 2;
         }
         options.payload = payload;
+    }
+    if (net_loadgen_check(&options) != VERGE_OK) {
+        fprintf(stderr, "%s: %s\n", command, verge_error_message());
+        free(payload);
+        return 2;
     }
 
     verge_log_set_callback(cli_log_to_stderr, (void *)"verge loadgen", VERGE_LOG_WARNING);

@@ -67,14 +67,39 @@ int mqtt_args_handle(const char *command, int code, const char *value, verge_mqt
     }
 }
 
+static void drop_log(verge_log_level level, const char *message, void *user)
+{
+    (void)level;
+    (void)message;
+    (void)user;
+}
+
 int mqtt_args_finish(const char *command, verge_mqtt_options *options)
 {
+    verge_mqtt *mqtt;
+    verge_status status;
+
     if (options->url == NULL) {
         fprintf(stderr, "%s: --broker mqtt://HOST[:PORT] is required\n", command);
         return -1;
     }
     if (options->username != NULL && options->password == NULL)
         options->password = getenv("VERGE_MQTT_PASSWORD");
+    /*
+     * A connection object checks the URL, keepalive and TLS files without
+     * connecting. Its warnings are dropped, because the real connection logs
+     * them again. The commands set their own log callback after parsing, so
+     * restoring the default one here loses nothing.
+     */
+    mqtt = NULL;
+    verge_log_set_callback(drop_log, NULL, VERGE_LOG_ERROR);
+    status = verge_mqtt_create(options, NULL, &mqtt);
+    verge_log_set_callback(NULL, NULL, VERGE_LOG_WARNING);
+    if (status != VERGE_OK) {
+        fprintf(stderr, "%s: %s\n", command, verge_error_message());
+        return -1;
+    }
+    verge_mqtt_destroy(mqtt);
     return 0;
 }
 

@@ -44,9 +44,10 @@ enum {
 int mqtt_args_handle(const char *command, int code, const char *value, verge_mqtt_options *options);
 
 /*
- * Checks that --broker was given and fills the password from
- * $VERGE_MQTT_PASSWORD when --username came without --password. Returns 0,
- * or -1 after printing a message.
+ * Checks that --broker was given, fills the password from
+ * $VERGE_MQTT_PASSWORD when --username came without --password, and checks
+ * the broker URL, keepalive and TLS files (without connecting). Returns 0,
+ * or -1 after printing a message (a usage error: exit status 2).
  */
 int mqtt_args_finish(const char *command, verge_mqtt_options *options);
 

@@ -17,9 +17,10 @@
 #include "cli/mqtt_args.h"
 #include "cli/serve_features.h"
 #include "core/core.h"
+#include "net/net_checks.h"
 #include "verge/net.h"
 
-enum { MAX_MODELS = 16, MAX_ALLOWED_URIS = 16 };
+enum { MAX_MODELS = 16 };
 
 typedef struct serve_options {
     verge_mqtt_options mqtt;
@@ -28,8 +29,7 @@ typedef struct serve_options {
     const char *names[MAX_MODELS];
     int num_models;
     const char *head_name;
-    const char *allowed_uris[MAX_ALLOWED_URIS];
-    int num_allowed_uris;
+    net_uri_allow allow;            /* --allow-uri entries, resolved */
     int threads;
     int concurrency;
     const char *group;
@@ -38,6 +38,8 @@ typedef struct serve_options {
     verge_model *models[MAX_MODELS];
     bool features;                  /* --features: window features over sensor streams */
     serve_features_options stream;
+    const char *detect_option;      /* the first option given that only detection jobs use */
+    const char *features_option;    /* the first option given that only --features uses */
 } serve_options;
 
 typedef struct serve_thread {
@@ -75,8 +77,10 @@ static void print_help(FILE *out)
             "  --prefix NAME      topic prefix (default verge)\n"
             "  --max-payload B    jobs above B bytes get an error result (default 16M; K, M\n"
             "                     suffixes)\n"
-            "  --allow-uri PREFIX accept jobs that name a path or URI starting with PREFIX\n"
-            "                     (repeatable); without it only jobs that carry the image run\n"
+            "  --allow-uri WHERE  run jobs that name a file in folder WHERE (or file WHERE),\n"
+            "                     or a URI that starts with WHERE (scheme://host/...);\n"
+            "                     repeatable; paths are compared after resolving '..' and\n"
+            "                     symbolic links. Without it only jobs that carry the image run\n"
             "  --head NAME        decoder preset (default: detected from the model's shapes)\n"
             "\n"
             "usage: verge serve --broker URL --features --topic FILTER [options]\n"
@@ -98,6 +102,36 @@ static void print_help(FILE *out)
             "  --max-topics N     topics tracked at most (default 100000)\n"
             "\n");
     mqtt_args_help(out);
+}
+
+/* Adds a --model; jobs name a model by its file name, so two models may not share one. */
+static int add_model(const char *command, serve_options *options, const char *path)
+{
+    int n = options->num_models;
+
+    if (n == MAX_MODELS) {
+        fprintf(stderr, "%s: at most %d models per worker\n", command, MAX_MODELS);
+        return -1;
+    }
+    if (verge_job_model_name(path, options->model_names[n], sizeof(options->model_names[n])) !=
+        VERGE_OK) {
+        fprintf(stderr, "%s: --model %s\n", command, verge_error_message());
+        return -1;
+    }
+    for (int m = 0; m < n; m++) {
+        if (strcmp(options->model_names[m], options->model_names[n]) == 0) {
+            fprintf(stderr, "%s: --model %s: %s names model '%s' already; jobs tell models "
+                            "apart by file name only\n", command, path,
+                    strcmp(options->model_paths[m], path) == 0 ? "an earlier --model"
+                                                              : options->model_paths[m],
+                    options->model_names[n]);
+            return -1;
+        }
+    }
+    options->model_paths[n] = path;
+    options->names[n] = options->model_names[n];
+    options->num_models++;
+    return 0;
 }
 
 static int parse_options(int argc, char **argv, serve_options *options)
@@ -128,23 +162,25 @@ static int parse_options(int argc, char **argv, serve_options *options)
     };
     const char *command = "verge serve";
     double value;
-    int option, handled;
+    int option, handled, long_index = 0;
 
     optind = 1;
     opterr = 0;
-    while ((option = getopt_long(argc, argv, "+:h", long_options, NULL)) != -1) {
+    while ((option = getopt_long(argc, argv, "+:h", long_options, &long_index)) != -1) {
         handled = mqtt_args_handle(command, option, optarg, &options->mqtt);
         if (handled < 0)
             return -1;
         if (handled > 0)
             continue;
+        if (option >= OPT_MODEL && option <= OPT_HEAD && option != OPT_PREFIX &&
+            options->detect_option == NULL)
+            options->detect_option = long_options[long_index].name;
+        if (option >= OPT_WINDOW && option <= OPT_MAX_TOPICS && options->features_option == NULL)
+            options->features_option = long_options[long_index].name;
         switch (option) {
         case OPT_MODEL:
-            if (options->num_models == MAX_MODELS) {
-                fprintf(stderr, "%s: at most %d models per worker\n", command, MAX_MODELS);
+            if (add_model(command, options, optarg) != 0)
                 return -1;
-            }
-            options->model_paths[options->num_models++] = optarg;
             break;
         case OPT_THREADS:
             if (cli_parse_number(command, optarg, "--threads", 1, 256, &value) != 0)
@@ -163,14 +199,21 @@ static int parse_options(int argc, char **argv, serve_options *options)
                 return -1;
             break;
         case OPT_ALLOW_URI:
-            if (options->num_allowed_uris == MAX_ALLOWED_URIS) {
-                fprintf(stderr, "%s: at most %d --allow-uri prefixes\n", command,
-                        MAX_ALLOWED_URIS);
+            if (net_uri_allow_add(&options->allow, optarg) != VERGE_OK) {
+                fprintf(stderr, "%s: --allow-uri %s\n", command, verge_error_message());
                 return -1;
             }
-            options->allowed_uris[options->num_allowed_uris++] = optarg;
             break;
-        case OPT_HEAD: options->head_name = optarg; break;
+        case OPT_HEAD: {
+            const verge_head_spec *spec;
+
+            if (verge_head_find(optarg, &spec) != VERGE_OK) {
+                fprintf(stderr, "%s: --head: %s\n", command, verge_error_message());
+                return -1;
+            }
+            options->head_name = optarg;
+            break;
+        }
         case OPT_FEATURES: options->features = true; break;
         case OPT_WINDOW:
             if (cli_parse_number(command, optarg, "--window", 1, (double)VERGE_WINDOW_MAX,
@@ -223,7 +266,17 @@ static int parse_options(int argc, char **argv, serve_options *options)
                 argv[optind]);
         return -1;
     }
+    if (options->prefix != NULL && !verge_job_model_name_valid(options->prefix)) {
+        fprintf(stderr, "%s: invalid --prefix '%s': use 1..%d of A-Z a-z 0-9 . _ - (it becomes "
+                        "one topic level)\n", command, options->prefix, VERGE_JOB_MODEL_MAX);
+        return -1;
+    }
     if (options->features) {
+        if (options->detect_option != NULL) {
+            fprintf(stderr, "%s: --%s is for detection jobs; --features does not use it\n",
+                    command, options->detect_option);
+            return -1;
+        }
         if (options->stream.topic == NULL) {
             fprintf(stderr, "%s: --features needs --topic FILTER (e.g. 'sensors/+/value')\n",
                     command);
@@ -239,7 +292,21 @@ static int parse_options(int argc, char **argv, serve_options *options)
             fprintf(stderr, "%s: %s\n", command, verge_error_message());
             return -1;
         }
+        if (net_topic_filter_check(options->stream.topic) != VERGE_OK) {
+            fprintf(stderr, "%s: --topic: %s\n", command, verge_error_message());
+            return -1;
+        }
         return mqtt_args_finish(command, &options->mqtt);
+    }
+    if (options->features_option != NULL) {
+        fprintf(stderr, "%s: --%s is for sensor streams; add --features\n", command,
+                options->features_option);
+        return -1;
+    }
+    if (options->group != NULL && !verge_job_model_name_valid(options->group)) {
+        fprintf(stderr, "%s: invalid --group '%s': use 1..%d of A-Z a-z 0-9 . _ - (it becomes "
+                        "one topic level)\n", command, options->group, VERGE_JOB_MODEL_MAX);
+        return -1;
     }
     if (options->num_models == 0) {
         fprintf(stderr, "%s: --model FILE is required (or --features for sensor streams)\n",
@@ -269,6 +336,9 @@ static void *thread_create(void *user, int index)
         if (cli_detector_open(&t->detectors[m], "verge serve", options->model_paths[m],
                               options->models[m], options->head_name, 0.5f, 0.3f,
                               VERGE_NMS_WEIGHTED, 1) != 0) {
+            /* cli_detector_open() printed why; the worker's message needs a reason of its own. */
+            verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "%s: cannot set up the detector (see above)",
+                       options->model_paths[m]);
             for (int k = 0; k <= m; k++)
                 cli_detector_close(&t->detectors[k]);
             free(t);
@@ -288,14 +358,6 @@ static void thread_destroy(void *user, void *state)
     free(t);
 }
 
-static bool uri_allowed(const serve_options *options, const char *uri)
-{
-    for (int i = 0; i < options->num_allowed_uris; i++)
-        if (strncmp(uri, options->allowed_uris[i], strlen(options->allowed_uris[i])) == 0)
-            return true;
-    return false;
-}
-
 static verge_status serve_handle(void *state, const verge_job *job, char **result)
 {
     serve_thread *t = state;
@@ -306,7 +368,9 @@ static verge_status serve_handle(void *state, const verge_job *job, char **resul
     verge_detection detections[CLI_DETECTOR_MAX_DETECTIONS];
     verge_frame frame;
     char uri[VERGE_JOB_URI_MAX + 1];
+    char open_uri[NET_URI_OPEN_MAX];
     char name[VERGE_JOB_SOURCE_MAX + 64];
+    const char *manifest;
     double timing[4];
     size_t count = 0, size = 0;
     FILE *out;
@@ -337,13 +401,31 @@ static verge_status serve_handle(void *state, const verge_job *job, char **resul
     if (job->kind == VERGE_JOB_URI) {
         memcpy(uri, job->body, job->body_size);
         uri[job->body_size] = '\0';
-        if (!uri_allowed(options, uri))
+        if (options->allow.count == 0)
             return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
                               "job %s: '%s': this worker does not open paths or URIs sent in "
                               "jobs (start it with --allow-uri PREFIX), send the image instead",
                               job->id, uri);
-        status = verge_source_open(uri, &source_options, &source);
+        status = net_uri_allow_check(&options->allow, uri, open_uri, sizeof(open_uri));
+        if (status != VERGE_OK)
+            return verge_fail_prefix(status, "job %s", job->id);
+        /* What a local file names (a playlist's segments, say) may not come from the network. */
+        if (open_uri[0] == '/')
+            source_options.input_options = "protocol_whitelist=file";
+        status = verge_source_open(open_uri, &source_options, &source);
     } else {
+        /*
+         * FFmpeg's HLS demuxer fails with "Cannot allocate memory" on a playlist
+         * in memory, because it has no URL to resolve segments against. Name it instead.
+         */
+        manifest = net_media_manifest(job->body, job->body_size < 4096 ? job->body_size : 4096);
+        if (manifest != NULL)
+            return verge_fail(VERGE_STATUS_INVALID_DATA,
+                              "job %s: %s: the body is %s, which names its video in further "
+                              "files or URLs; a job's body must hold the picture or video itself",
+                              job->id, name, manifest);
+        /* Bytes from a job may not make FFmpeg open anything else: no protocol at all. */
+        source_options.input_options = "protocol_whitelist=none";
         status = verge_source_open_buffer(job->body, job->body_size, name, &source_options,
                                           &source);
     }
@@ -403,6 +485,8 @@ int verge_cmd_serve(int argc, char **argv)
     options.stream.config.fill.method = VERGE_FILL_FFILL; /* the default median needs the whole series */
     options.stream.max_topics = 100000;
     parsed = parse_options(argc, argv, &options);
+    if (parsed != 0)
+        net_uri_allow_free(&options.allow);
     if (parsed == -2) {
         print_help(stdout);
         return 0;
@@ -425,14 +509,21 @@ int verge_cmd_serve(int argc, char **argv)
         return serve_features_run(&options.stream, &stop_requested);
     }
 
+    /* Each model must load and fit a detection head before the worker announces it. */
     for (int m = 0; m < options.num_models; m++) {
-        if (verge_job_model_name(options.model_paths[m], options.model_names[m],
-                                 sizeof(options.model_names[m])) != VERGE_OK ||
-            verge_model_load(options.model_paths[m], &options.models[m]) != VERGE_OK) {
+        cli_detector check;
+        int opened;
+
+        if (verge_model_load(options.model_paths[m], &options.models[m]) != VERGE_OK) {
             fprintf(stderr, "verge serve: %s\n", verge_error_message());
             goto done;
         }
-        options.names[m] = options.model_names[m];
+        opened = cli_detector_open(&check, "verge serve", options.model_paths[m],
+                                   options.models[m], options.head_name, 0.5f, 0.3f,
+                                   VERGE_NMS_WEIGHTED, 1);
+        cli_detector_close(&check);
+        if (opened != 0)
+            goto done;
     }
 
     memset(&action, 0, sizeof(action));
@@ -463,6 +554,7 @@ int verge_cmd_serve(int argc, char **argv)
         fprintf(stderr, ", %s", options.names[m]);
     fprintf(stderr, " from %s (group %s, %d threads, %d jobs at once)\n", options.mqtt.url,
             options.group != NULL ? options.group : "verge", options.threads, options.concurrency);
+    memset(&stats, 0, sizeof(stats));
     status = verge_worker_run(&worker, &stop_requested, &stats);
     fprintf(stderr, "verge serve: stopped after %lld jobs (%lld errors, %lld dropped), "
                     "%lld reconnections\n",
@@ -477,5 +569,6 @@ int verge_cmd_serve(int argc, char **argv)
 done:
     for (int m = 0; m < options.num_models; m++)
         verge_model_free(options.models[m]);
+    net_uri_allow_free(&options.allow);
     return result;
 }

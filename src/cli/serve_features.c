@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/serve_features.h"
 #include "core/core.h"
@@ -13,6 +14,18 @@
 #include "verge/signal.h"
 
 enum { MAX_READING_BYTES = 64, WARNINGS_LOGGED = 5 };
+
+/* Seconds between summaries of skipped messages at most (summaries also come at 10, 100, ...). */
+static const double SKIP_REPORT_S = 60.0;
+
+/* Messages skipped for one reason: the first few are logged, later ones summed up. */
+typedef struct skip_counter {
+    const char *what;         /* "payloads that are not numbers" */
+    int64_t count;
+    int64_t reported;         /* count at the last log line */
+    double last_report;       /* monotonic seconds */
+    char last_topic[256];
+} skip_counter;
 
 typedef struct topic_stream {
     char *topic;
@@ -28,8 +41,71 @@ typedef struct features_node {
     size_t count;
     char column_names[VERGE_FEATURES_MAX * 4][48];
     size_t columns;
-    int64_t readings, invalid, windows, refused_topics, publish_failures;
+    int64_t readings, windows, publish_failures;
+    skip_counter invalid, refused;
+    verge_status failure;     /* VERGE_OK, or why the node must stop (a subscription failed) */
+    char failure_text[512];
 } features_node;
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static bool power_of_ten(int64_t n)
+{
+    while (n >= 10 && n % 10 == 0)
+        n /= 10;
+    return n == 1;
+}
+
+static void skip_summary(skip_counter *counter, double now)
+{
+    verge_log(VERGE_LOG_WARNING, "%lld %s skipped so far (%lld since the last report; the "
+              "last on %s)", (long long)counter->count, counter->what,
+              (long long)(counter->count - counter->reported), counter->last_topic);
+    counter->reported = counter->count;
+    counter->last_report = now;
+}
+
+/* Counts a skipped message; logs `detail` for the first few, then summaries (see SKIP_REPORT_S). */
+static void skip_note(skip_counter *counter, const char *topic, const char *detail)
+{
+    snprintf(counter->last_topic, sizeof(counter->last_topic), "%s", topic);
+    counter->count++;
+    if (counter->count <= WARNINGS_LOGGED) {
+        verge_log(VERGE_LOG_WARNING, "%s: %s%s", topic, detail,
+                  counter->count == WARNINGS_LOGGED
+                      ? " (further ones are counted and summed up now and then)" : "");
+        counter->reported = counter->count;
+        counter->last_report = now_s();
+    } else if (power_of_ten(counter->count)) {
+        skip_summary(counter, now_s());
+    }
+}
+
+/* Logs a summary when messages were skipped since the last line and SKIP_REPORT_S passed. */
+static void skip_report_due(skip_counter *counter, double now)
+{
+    if (counter->count > counter->reported && now - counter->last_report >= SKIP_REPORT_S)
+        skip_summary(counter, now);
+}
+
+/* The payload without the spaces, tabs and line ends around it ("4\n", "\r\n 7 \r\n"). */
+static void trim_payload(const char **text, size_t *size)
+{
+    static const char space[] = " \t\r\n\v\f";
+
+    while (*size > 0 && strchr(space, (*text)[0]) != NULL) {
+        (*text)++;
+        (*size)--;
+    }
+    while (*size > 0 && strchr(space, (*text)[*size - 1]) != NULL)
+        (*size)--;
+}
 
 static uint64_t hash_topic(const char *topic)
 {
@@ -109,9 +185,13 @@ static topic_stream *stream_for(features_node *node, const char *topic)
 static void on_connect(void *user, verge_mqtt *mqtt)
 {
     features_node *node = user;
+    verge_status status = verge_mqtt_subscribe(mqtt, node->options->topic);
 
-    if (verge_mqtt_subscribe(mqtt, node->options->topic) != VERGE_OK)
-        verge_log(VERGE_LOG_ERROR, "%s", verge_error_message());
+    /* Without its subscription the node would idle forever: stop it. */
+    if (status != VERGE_OK && node->failure == VERGE_OK) {
+        node->failure = status;
+        snprintf(node->failure_text, sizeof(node->failure_text), "%s", verge_error_message());
+    }
 }
 
 static void on_message(void *user, verge_mqtt *mqtt, const verge_mqtt_message *message)
@@ -120,28 +200,30 @@ static void on_message(void *user, verge_mqtt *mqtt, const verge_mqtt_message *m
     topic_stream *entry;
     double value;
     verge_number_kind kind = VERGE_NUMBER_INVALID;
+    const char *text = message->payload;
+    size_t size = message->size;
+    char detail[128];
 
     (void)mqtt;
     /* Our own output may match a broad filter such as '#'. */
     if (strncmp(message->topic, node->options->prefix, strlen(node->options->prefix)) == 0 &&
         strncmp(message->topic + strlen(node->options->prefix), "/features/", 10) == 0)
         return;
-    if (message->size <= MAX_READING_BYTES)
-        kind = verge_parse_double(message->payload, message->size, &value);
+    if (size <= MAX_READING_BYTES) {
+        trim_payload(&text, &size);
+        kind = verge_parse_double(text, size, &value);
+    }
     if (kind == VERGE_NUMBER_INVALID) {
-        if (node->invalid++ < WARNINGS_LOGGED)
-            verge_log(VERGE_LOG_WARNING,
-                      "%s: payload of %zu bytes is not a number, skipped%s", message->topic,
-                      message->size,
-                      node->invalid == WARNINGS_LOGGED ? " (further ones not logged)" : "");
+        snprintf(detail, sizeof(detail), "payload of %zu bytes is not a number, skipped",
+                 message->size);
+        skip_note(&node->invalid, message->topic, detail);
         return;
     }
     entry = stream_for(node, message->topic);
     if (entry == NULL) {
-        if (node->refused_topics++ < WARNINGS_LOGGED)
-            verge_log(VERGE_LOG_WARNING,
-                      "%s: not tracked: already %zu topics (raise --max-topics)", message->topic,
-                      node->count);
+        snprintf(detail, sizeof(detail), "not tracked: already %zu topics (raise --max-topics)",
+                 node->count);
+        skip_note(&node->refused, message->topic, detail);
         return;
     }
     node->readings++;
@@ -158,6 +240,8 @@ int serve_features_run(const serve_features_options *options, volatile sig_atomi
 
     memset(&node, 0, sizeof(node));
     node.options = options;
+    node.invalid.what = "payloads that are not numbers";
+    node.refused.what = "messages of topics not tracked (--max-topics)";
     callbacks.user = &node;
     node.columns = verge_features_columns(&options->config);
     if (node.columns > VERGE_FEATURES_MAX * 4)
@@ -181,14 +265,23 @@ int serve_features_run(const serve_features_options *options, volatile sig_atomi
             goto done;
         }
     }
-    if (!*stop)
+    if (!*stop && node.failure == VERGE_OK)
         verge_log(VERGE_LOG_INFO, "features of %s ready, publishing to %s/features/...",
                   options->topic, options->prefix);
     while (!*stop) {
+        double now;
+
+        if (node.failure != VERGE_OK) {
+            fprintf(stderr, "verge serve: %s\n", node.failure_text);
+            goto done;
+        }
         if (verge_mqtt_service(node.mqtt, 200, true) != VERGE_OK) {
             fprintf(stderr, "verge serve: %s\n", verge_error_message());
             goto done;
         }
+        now = now_s();
+        skip_report_due(&node.invalid, now);
+        skip_report_due(&node.refused, now);
     }
     verge_mqtt_disconnect(node.mqtt, 2000);
     result = 0;
@@ -198,7 +291,7 @@ done:
             "verge serve: %lld readings from %zu topics, %lld windows published, %lld invalid "
             "payloads, %lld topics not tracked\n",
             (long long)node.readings, node.count, (long long)node.windows,
-            (long long)node.invalid, (long long)node.refused_topics);
+            (long long)node.invalid.count, (long long)node.refused.count);
     for (size_t i = 0; i < node.capacity; i++) {
         free(node.table[i].topic);
         verge_features_stream_destroy(node.table[i].stream);

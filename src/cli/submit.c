@@ -4,6 +4,7 @@
  * per result as results arrive (verge detect's schema plus "job"), then a
  * summary on stderr.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -180,6 +181,11 @@ static int parse_options(int argc, char **argv, submit_options *options)
         return -1;
     }
     client->model = options->model;
+    if (client->prefix != NULL && !verge_job_model_name_valid(client->prefix)) {
+        fprintf(stderr, "%s: invalid --prefix '%s': use 1..%d of A-Z a-z 0-9 . _ - (it becomes "
+                        "one topic level)\n", command, client->prefix, VERGE_JOB_MODEL_MAX);
+        return -1;
+    }
     return mqtt_args_finish(command, &client->mqtt);
 }
 
@@ -216,7 +222,7 @@ static int list_read_file(source_list *list, const char *path, bool by_reference
     int result = 0;
 
     if (file == NULL) {
-        perror(path);
+        fprintf(stderr, "verge submit: --list %s: %s\n", path, strerror(errno));
         return -1;
     }
     while ((length = getline(&line, &capacity, file)) >= 0) {
@@ -238,6 +244,12 @@ static int list_read_file(source_list *list, const char *path, bool by_reference
             result = -1;
             break;
         }
+    }
+    if (result == 0 && ferror(file)) {
+        fprintf(stderr, "verge submit: --list %s: %s\n", path, strerror(errno));
+        result = -1;
+    } else if (result != 0) {
+        fprintf(stderr, "verge submit: --list %s: out of memory\n", path);
     }
     free(line);
     if (file != stdin)
@@ -279,12 +291,17 @@ int verge_cmd_submit(int argc, char **argv)
                         "see --help\n");
         return 2;
     }
-    for (int i = optind; i < argc; i++)
-        if (list_add(&list, argv[i], options.by_reference) != 0)
+    for (int i = optind; i < argc; i++) {
+        if (list_add(&list, argv[i], options.by_reference) != 0) {
+            fprintf(stderr, "verge submit: out of memory for %d sources\n", argc - optind);
             goto done;
+        }
+    }
     if (options.list_path != NULL && list_read_file(&list, options.list_path,
-                                                    options.by_reference) != 0)
+                                                    options.by_reference) != 0) {
+        result = 2;
         goto done;
+    }
     if (list.count == 0) {
         fprintf(stderr, "verge submit: no sources given\n");
         result = 2;
@@ -300,15 +317,19 @@ int verge_cmd_submit(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     options.client.on_result = print_result;
+    memset(&stats, 0, sizeof(stats));
     status = verge_client_run(&options.client, list.jobs, list.count, &stop_requested, &stats);
     fprintf(stderr,
             "verge submit: %lld jobs: %lld ok, %lld failed; %lld retries, %lld duplicates "
             "dropped, %lld reconnections; latency p50 %.2f ms, p99 %.2f ms, max %.2f ms; "
-            "%.2f s (%.1f jobs/s)\n",
+            "%.2f s",
             (long long)stats.jobs, (long long)stats.ok, (long long)stats.failed,
             (long long)stats.retries, (long long)stats.duplicates, (long long)stats.reconnects,
-            stats.p50_ms, stats.p99_ms, stats.max_ms, stats.seconds,
-            stats.seconds > 0 ? (double)(stats.ok + stats.failed) / stats.seconds : 0.0);
+            stats.p50_ms, stats.p99_ms, stats.max_ms, stats.seconds);
+    /* A rate of jobs that failed here (unreadable files, no broker) would measure nothing. */
+    if (stats.answered > 0 && stats.seconds > 0)
+        fprintf(stderr, " (%.1f jobs/s)", (double)stats.answered / stats.seconds);
+    fputc('\n', stderr);
     if (status != VERGE_OK) {
         fprintf(stderr, "verge submit: %s\n", verge_error_message());
         goto done;

@@ -60,6 +60,8 @@ typedef struct client {
     bool worker_seen;
     net_samples latency;
     verge_client_stats stats;
+    verge_status subscribe_status; /* VERGE_OK, or why a subscription failed */
+    char subscribe_error[512];
 } client;
 
 static void job_id(const client *c, size_t index, char *id, size_t size)
@@ -242,8 +244,11 @@ static void on_connect(void *user, verge_mqtt *mqtt)
 
     c->awaiting_ack = 0; /* what was in flight is sent again below, or by libmosquitto */
     if (verge_mqtt_subscribe(mqtt, c->result_topic) != VERGE_OK ||
-        verge_mqtt_subscribe(mqtt, c->presence_filter) != VERGE_OK)
-        verge_log(VERGE_LOG_ERROR, "%s", verge_error_message());
+        verge_mqtt_subscribe(mqtt, c->presence_filter) != VERGE_OK) {
+        /* Without its subscriptions the run would wait for results that cannot come. */
+        c->subscribe_status = VERGE_STATUS_IO_ERROR;
+        snprintf(c->subscribe_error, sizeof(c->subscribe_error), "%s", verge_error_message());
+    }
     if (c->connected_at > 0) {
         /* Results sent while we were away are gone (clean session): send what is pending again. */
         c->resend_all = true;
@@ -345,6 +350,7 @@ static void on_message(void *user, verge_mqtt *mqtt, const verge_mqtt_message *m
         return; /* cannot happen with our ids: a result before the job was sent */
     remove_in_flight(c, (size_t)index);
     net_samples_add(&c->latency, (net_now() - job->first_sent) * 1e3);
+    c->stats.answered++;
     if (result_well_formed(message->payload, message->size)) {
         bool error = message->status != NULL && strcmp(message->status, "error") == 0;
 
@@ -434,12 +440,12 @@ static void prepare_next(client *c)
         job_prepare(c, c->next);
 }
 
-static void fail_all_pending(client *c, const char *message)
+static void fail_all_pending(client *c, verge_status status, const char *message)
 {
     for (size_t index = 0; index < c->count; index++) {
         if (c->state[index].state != JOB_DONE) {
             remove_in_flight(c, index);
-            report_local_error(c, index, VERGE_STATUS_NOT_FOUND, message);
+            report_local_error(c, index, status, message);
         }
     }
     c->next = c->count;
@@ -455,6 +461,10 @@ verge_status verge_client_run(const verge_client_options *options, const verge_c
     unsigned random_bits;
     double started;
 
+    if (stats != NULL) {
+        memset(stats, 0, sizeof(*stats));
+        stats->jobs = (int64_t)count;
+    }
     if (options == NULL || (jobs == NULL && count > 0))
         return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "verge_client_run: NULL argument");
     status = client_check_options(options);
@@ -462,6 +472,7 @@ verge_status verge_client_run(const verge_client_options *options, const verge_c
         return status;
 
     memset(&c, 0, sizeof(c));
+    started = net_now();
     c.options = options;
     c.jobs = jobs;
     c.count = count;
@@ -495,9 +506,17 @@ verge_status verge_client_run(const verge_client_options *options, const verge_c
     snprintf(c.presence_filter, sizeof(c.presence_filter), "%s/workers/+", c.prefix);
 
     status = verge_mqtt_connect(c.mqtt, stop);
-    if (status != VERGE_OK)
+    if (status != VERGE_OK) {
+        if (stop == NULL || !*stop) {
+            /* Every job gets its line: it failed because the broker could not be reached. */
+            char message[1024];
+
+            snprintf(message, sizeof(message), "%s", verge_error_message());
+            fail_all_pending(&c, status, message);
+            verge_fail(status, "%s", message);
+        }
         goto cleanup;
-    started = net_now();
+    }
 
     while (c.done < c.count) {
         double now;
@@ -508,6 +527,8 @@ verge_status verge_client_run(const verge_client_options *options, const verge_c
             break;
         }
         status = verge_mqtt_service(c.mqtt, 20, true);
+        if (status == VERGE_OK && c.subscribe_status != VERGE_OK)
+            status = verge_fail(c.subscribe_status, "%s", c.subscribe_error);
         if (status != VERGE_OK)
             break;
         now = net_now();
@@ -518,7 +539,7 @@ verge_status verge_client_run(const verge_client_options *options, const verge_c
                      "no worker serves model '%s' on the broker (none announced itself within "
                      "%g s; start one with: verge serve --model %s.tflite)",
                      options->model, c.wait_workers, options->model);
-            fail_all_pending(&c, message);
+            fail_all_pending(&c, VERGE_STATUS_NOT_FOUND, message);
             break;
         }
         if (!verge_mqtt_connected(c.mqtt))
@@ -527,11 +548,11 @@ verge_status verge_client_run(const verge_client_options *options, const verge_c
         start_jobs(&c);
         prepare_next(&c);
     }
-    c.stats.seconds = net_now() - started;
     if (status == VERGE_OK)
         verge_mqtt_disconnect(c.mqtt, 1000);
 
 cleanup:
+    c.stats.seconds = net_now() - started;
     c.stats.p50_ms = net_samples_quantile(&c.latency, 0.50);
     c.stats.p99_ms = net_samples_quantile(&c.latency, 0.99);
     c.stats.max_ms = net_samples_quantile(&c.latency, 1.0);

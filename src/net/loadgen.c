@@ -24,6 +24,7 @@
 #include <mqtt_protocol.h>
 
 #include "core/core.h"
+#include "net/net_checks.h"
 #include "net/net_internal.h"
 
 enum {
@@ -380,8 +381,10 @@ static int raise_file_limit(rlim_t needed)
     return limit.rlim_cur > INT32_MAX ? INT32_MAX : (int)limit.rlim_cur;
 }
 
-static verge_status check_options(const verge_loadgen_options *options)
+verge_status net_loadgen_check(const verge_loadgen_options *options)
 {
+    if (options == NULL)
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "net_loadgen_check: NULL argument");
     if (options->devices < 1 || options->devices > 1000000)
         return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "devices %d outside 1..1000000",
                           options->devices);
@@ -393,6 +396,7 @@ static verge_status check_options(const verge_loadgen_options *options)
                           options->duration);
     if (options->topic != NULL) {
         const char *mark = strstr(options->topic, "{device}");
+        char sample[300];
 
         if (mark == NULL || strlen(options->topic) > 256 || strchr(options->topic, '+') != NULL ||
             strchr(options->topic, '#') != NULL ||
@@ -400,6 +404,15 @@ static verge_status check_options(const verge_loadgen_options *options)
             return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
                               "topic '%s' must contain {device} as a whole level, e.g. "
                               "sensors/{device}/value, and no wildcards", options->topic);
+        /* The topic as a device publishes it: valid UTF-8, no '$' start (broker topics). */
+        snprintf(sample, sizeof(sample), "%.*sd00000%s", (int)(mark - options->topic),
+                 options->topic, mark + 8);
+        if (sample[0] == '$' || mosquitto_validate_utf8(sample, (int)strlen(sample)) !=
+                                    MOSQ_ERR_SUCCESS ||
+            mosquitto_pub_topic_check(sample) != MOSQ_ERR_SUCCESS)
+            return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
+                              "topic '%s' is not a topic devices can publish to (UTF-8 without "
+                              "control characters, not starting with '$')", options->topic);
     }
     if (options->payload != NULL && (options->payload_size == 0 ||
                                       options->payload_size > 64u << 20))
@@ -915,7 +928,7 @@ verge_status verge_loadgen_run(const verge_loadgen_options *input, verge_loadgen
     if (input == NULL || report == NULL)
         return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "verge_loadgen_run: NULL argument");
     memset(report, 0, sizeof(*report));
-    status = check_options(input);
+    status = net_loadgen_check(input);
     if (status != VERGE_OK)
         return status;
     options = *input;

@@ -18,7 +18,7 @@
 #include "core/core.h"
 #include "net/net_internal.h"
 
-enum { CONNACK_TIMEOUT_S = 10 };
+enum { CONNACK_TIMEOUT_S = 10, SUBSCRIPTIONS_TRACKED = 8 };
 
 struct verge_mqtt {
     struct mosquitto *mosq;
@@ -47,6 +47,11 @@ struct verge_mqtt {
     char refusal[640];
     char last_log[256];       /* libmosquitto's last error line (TLS errors come this way) */
     int last_rc;
+    struct {                  /* recent SUBSCRIBEs, to name the filter of a rejected one */
+        int mid;
+        char filter[256];
+    } subscriptions[SUBSCRIPTIONS_TRACKED];
+    int next_subscription;
 };
 
 static void on_log(struct mosquitto *mosq, void *user, int level, const char *text)
@@ -210,6 +215,28 @@ static void on_publish(struct mosquitto *mosq, void *user, int mid, int reason,
         m->callbacks.on_publish(m->callbacks.user, m, mid);
 }
 
+/* A rejected subscription is final, like a rejected connection: its messages never come. */
+static void on_subscribe(struct mosquitto *mosq, void *user, int mid, int count,
+                         const int *granted, const mosquitto_property *properties)
+{
+    verge_mqtt *m = user;
+    const char *filter = "?";
+
+    (void)mosq;
+    (void)properties;
+    for (int i = 0; i < SUBSCRIPTIONS_TRACKED; i++)
+        if (m->subscriptions[i].mid == mid && m->subscriptions[i].filter[0] != '\0')
+            filter = m->subscriptions[i].filter;
+    for (int i = 0; i < count; i++) {
+        if (granted[i] >= 0x80 && !m->refused) {
+            m->refused = true;
+            snprintf(m->refusal, sizeof(m->refusal),
+                     "%s: the broker rejected the subscription to '%s': %s (check the broker's "
+                     "access rules)", m->url, filter, mosquitto_reason_string(granted[i]));
+        }
+    }
+}
+
 void verge_mqtt_options_init(verge_mqtt_options *options)
 {
     memset(options, 0, sizeof(*options));
@@ -280,6 +307,7 @@ verge_status verge_mqtt_create(const verge_mqtt_options *options,
     mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
     mosquitto_message_v5_callback_set(m->mosq, on_message);
     mosquitto_publish_v5_callback_set(m->mosq, on_publish);
+    mosquitto_subscribe_v5_callback_set(m->mosq, on_subscribe);
     mosquitto_log_callback_set(m->mosq, on_log);
     *out = m;
     return VERGE_OK;
@@ -566,13 +594,22 @@ verge_status verge_mqtt_publish(verge_mqtt *m, const char *topic, const void *pa
 
 verge_status verge_mqtt_subscribe(verge_mqtt *m, const char *filter)
 {
-    int rc = mosquitto_subscribe_v5(m->mosq, NULL, filter, 1, 0, NULL);
+    int mid = 0;
+    int rc = mosquitto_subscribe_v5(m->mosq, &mid, filter, 1, 0, NULL);
 
     if (rc == MOSQ_ERR_NO_CONN)
         return verge_fail(VERGE_STATUS_IO_ERROR, "%s: not connected", m->url);
+    if (rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_MALFORMED_UTF8)
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
+                          "cannot subscribe to '%s': not a valid topic filter ('+' and '#' fill "
+                          "whole levels, '#' comes last)", filter);
     if (rc != MOSQ_ERR_SUCCESS)
         return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "cannot subscribe to '%s': %s", filter,
                           net_mosquitto_error(rc));
+    m->subscriptions[m->next_subscription].mid = mid;
+    snprintf(m->subscriptions[m->next_subscription].filter,
+             sizeof(m->subscriptions[0].filter), "%s", filter);
+    m->next_subscription = (m->next_subscription + 1) % SUBSCRIPTIONS_TRACKED;
     return VERGE_OK;
 }
 

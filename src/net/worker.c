@@ -252,10 +252,16 @@ static void slot_on_connect(void *user, verge_mqtt *mqtt)
     if (__atomic_load_n(&w->draining, __ATOMIC_ACQUIRE))
         return;
     for (int i = 0; i < w->options->num_models; i++) {
+        verge_status status;
+
         snprintf(filter, sizeof(filter), "$share/%s/%s/jobs/%s", w->group, w->prefix,
                  w->options->models[i]);
-        if (verge_mqtt_subscribe(mqtt, filter) != VERGE_OK)
-            verge_log(VERGE_LOG_ERROR, "%s", verge_error_message());
+        status = verge_mqtt_subscribe(mqtt, filter);
+        /* A slot without its subscription would never get a job: stop the worker. */
+        if (status != VERGE_OK && s->thread->status == VERGE_OK) {
+            s->thread->status = status;
+            snprintf(s->thread->error, sizeof(s->thread->error), "%s", verge_error_message());
+        }
     }
 }
 
@@ -315,9 +321,11 @@ static void *handler_main(void *arg)
     for (;;) {
         verge_status status = net_mqtt_service_set(t->connections, t->num_slots, t->fds, 200);
 
-        if (status != VERGE_OK) {
-            t->status = status;
-            snprintf(t->error, sizeof(t->error), "%s", verge_error_message());
+        if (status != VERGE_OK || t->status != VERGE_OK) {
+            if (t->status == VERGE_OK) {
+                t->status = status;
+                snprintf(t->error, sizeof(t->error), "%s", verge_error_message());
+            }
             __atomic_store_n(&w->failed, 1, __ATOMIC_RELEASE);
             verge_mqtt_wake(w->control);
             break;
@@ -463,11 +471,18 @@ static verge_status create_threads(worker *w)
         if (t->connections == NULL || t->slots == NULL || t->fds == NULL)
             return verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "cannot allocate handler thread %d", i);
         if (options->thread_create != NULL) {
+            verge_error_clear();
             t->state = options->thread_create(options->user, i);
-            if (t->state == NULL)
+            if (t->state == NULL) {
+                /* verge_fail() writes the buffer that verge_error_message() returns: copy first. */
+                char reason[512];
+
+                snprintf(reason, sizeof(reason), "%s",
+                         verge_error_message()[0] != '\0' ? verge_error_message()
+                                                          : "no reason given");
                 return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
-                                  "handler thread %d could not start: %s", i,
-                                  verge_error_message());
+                                  "handler thread %d could not start: %s", i, reason);
+            }
         }
     }
     return VERGE_OK;
@@ -523,6 +538,8 @@ verge_status verge_worker_run(const verge_worker_options *options, volatile sig_
     verge_mqtt_callbacks callbacks = {control_on_connect, control_on_disconnect, NULL, NULL, NULL};
     verge_status status;
 
+    if (stats != NULL)
+        memset(stats, 0, sizeof(*stats));
     if (options == NULL || stop == NULL)
         return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "verge_worker_run: NULL argument");
     status = worker_check_options(options);
@@ -582,6 +599,12 @@ verge_status verge_worker_run(const verge_worker_options *options, volatile sig_
             status = VERGE_OK;
         goto cleanup;
     }
+    for (int i = 0; i < w.num_threads; i++)
+        if (w.threads[i].status != VERGE_OK) {
+            /* A slot could not subscribe when it connected. */
+            status = verge_fail(w.threads[i].status, "%s", w.threads[i].error);
+            goto cleanup;
+        }
     status = start_threads(&w);
     if (status != VERGE_OK)
         goto cleanup;

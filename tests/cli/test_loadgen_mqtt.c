@@ -3,7 +3,7 @@
  * few seconds with delivery measured on the subscribing side (the full
  * 10 000-device run is a benchmark, bench/mqtt/), an image payload, and
  * the two limits it must name: the broker's max_connections and this
- * process's open-file limit.
+ * process's open-file limit; bad options are usage errors.
  */
 #include "check.h"
 #include "cli/cli_run.h"
@@ -65,15 +65,44 @@ static void fleet_without_loss(void)
         CHECK_EQ_INT(json_int(r.out, "received"), 100);
         cli_result_free(&r);
     }
-    {
-        const char *args[] = {"loadgen", "--broker", broker.url, "--topic", "sensors/+/x", NULL};
+    broker_cleanup(&broker);
+}
+
+/* Bad options are usage errors (exit status 2), named before anything connects. */
+static void usage_errors(void)
+{
+    static const char *const topics[] = {"sensors/+/x", "a/#/{device}", "a/{device}x",
+                                         "$SYS/{device}", "a/{device}/b\x01"};
+    cli_result r;
+
+    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
+        const char *args[] = {"loadgen", "--broker", "mqtt://127.0.0.1:1", "--topic", topics[i],
+                              "--devices", "1", NULL};
 
         r = cli_run(work_dir, NULL, args);
-        CHECK_EQ_INT(r.status, 1);
-        CHECK(strstr(r.err, "{device}") != NULL);
+        CHECK_MSG(r.status == 2, "--topic %s: status %d", topics[i], r.status);
+        CHECK_MSG(strstr(r.err, "topic '") != NULL, "--topic %s: %s", topics[i], r.err);
+        CHECK_MSG(strstr(r.err, "connecting") == NULL, "--topic %s: %s", topics[i], r.err);
         cli_result_free(&r);
     }
-    broker_cleanup(&broker);
+    {
+        const char *args[] = {"loadgen", "--broker", "http://127.0.0.1:1", NULL};
+
+        r = cli_run(work_dir, NULL, args);
+        CHECK_EQ_INT(r.status, 2);
+        CHECK(strstr(r.err, "must start with mqtt://") != NULL);
+        CHECK(strstr(r.err, "connecting") == NULL);
+        cli_result_free(&r);
+    }
+    {
+        const char *args[] = {"loadgen", "--broker", "mqtt://127.0.0.1:1", "--payload",
+                              "/nonexistent/photo.jpg", NULL};
+
+        r = cli_run(work_dir, NULL, args);
+        CHECK_EQ_INT(r.status, 2);
+        CHECK(strstr(r.err, "cannot read --payload /nonexistent/photo.jpg") != NULL);
+        cli_result_free(&r);
+    }
 }
 
 static void broker_connection_limit_is_named(void)
@@ -165,6 +194,7 @@ int main(void)
         perror(work_dir);
         return 2;
     }
+    RUN(usage_errors);
     RUN(fleet_without_loss);
     RUN(broker_connection_limit_is_named);
     RUN(open_file_limit_is_named);

@@ -1,8 +1,10 @@
 /*
  * `verge serve --features` with its own Mosquitto: readings published per
  * device come back as window features per device (values checked by hand),
- * payloads that are not numbers are skipped without stopping the node, and
- * bad options are usage errors.
+ * numbers with line ends around them are read, payloads that are not
+ * numbers are skipped without stopping the node and summed up, a failed
+ * subscription stops the node, and bad options (topic filters among them)
+ * are usage errors.
  */
 #include <signal.h>
 
@@ -63,6 +65,7 @@ static void windows_per_device(void)
     verge_mqtt *mqtt = NULL;
     char out[600], err[600];
     const char *values[] = {"1", "2", "3", "4", "5", "6"};
+    const char *lines[] = {"4\n", "5\r\n", " 6 \n", "\r\n7\t\r\n"};
     uint8_t binary[300];
     pid_t node;
     int status;
@@ -109,18 +112,28 @@ static void windows_per_device(void)
 
     for (size_t i = 0; i < 6; i++)
         publish(mqtt, "sensors/a/value", values[i], strlen(values[i]));
+    /* As `echo 4 | mosquitto_pub -s` sends them: line ends around the number. */
+    for (size_t i = 0; i < 4; i++)
+        publish(mqtt, "sensors/c/value", lines[i], strlen(lines[i]));
+
     /* Hostile and odd payloads for device b: skipped, or a missing sample. */
     memset(binary, 0xff, sizeof(binary));
     publish(mqtt, "sensors/b/value", "oops", 4);
     publish(mqtt, "sensors/b/value", (const char *)binary, sizeof(binary));
+    /* Ten that are not numbers in all: five logged, then a summary at the tenth. */
+    for (int i = 0; i < 8; i++)
+        publish(mqtt, "sensors/d/value", "x1", 2);
     publish(mqtt, "sensors/b/value", "1e999999", 8);
     publish(mqtt, "sensors/b/value", " 10 ", 4);
     publish(mqtt, "sensors/b/value", "NaN", 3);
     publish(mqtt, "sensors/b/value", "30", 2);
     publish(mqtt, "sensors/b/value", "-40.5", 5);
-    service(mqtt, 5, &box, 3);
+    service(mqtt, 5, &box, 4);
 
-    CHECK_EQ_INT(box.count, 3);
+    CHECK_EQ_INT(box.count, 4);
+    CHECK_MSG(has_line(&box, "verge/features/sensors/c/value {\"topic\":\"sensors/c/value\","
+                             "\"window\":0,\"end\":3,\"mean\":5.5,\"max\":7.0}"),
+              "no window of sensors/c/value");
     CHECK_MSG(has_line(&box, "verge/features/sensors/a/value {\"topic\":\"sensors/a/value\","
                              "\"window\":0,\"end\":3,\"mean\":2.5,\"max\":4.0}"),
               "got: %s", box.lines[0]);
@@ -146,8 +159,86 @@ done:
     CHECK_MSG(strstr(log, "sensors/b/value: payload of 4 bytes is not a number, skipped") != NULL,
               "%s", log);
     CHECK(strstr(log, "payload of 300 bytes is not a number") != NULL);
-    CHECK(strstr(log, "windows published, 2 invalid payloads") != NULL);
+    CHECK_EQ_INT(cli_count_lines(log, "is not a number, skipped"), 5);
+    CHECK_MSG(strstr(log, "10 payloads that are not numbers skipped so far (5 since the last "
+                          "report; the last on sensors/d/value)") != NULL, "%s", log);
+    CHECK(strstr(log, "windows published, 10 invalid payloads") != NULL);
     free(log);
+    broker_cleanup(&broker);
+}
+
+/*
+ * Runs "$VERGE_BIN args..." like cli_run(), but kills it after `seconds`
+ * (status -1), so that a command that must fail at once cannot hang the test.
+ */
+static cli_result run_briefly(const char *const *args, double seconds)
+{
+    const char *bin = getenv("VERGE_BIN");
+    const char *argv[16];
+    cli_result result = {-1, NULL, NULL};
+    char out[600], err[600];
+    int argc = 0, status;
+    pid_t pid;
+
+    snprintf(out, sizeof(out), "%s/brief.out", work_dir);
+    snprintf(err, sizeof(err), "%s/brief.err", work_dir);
+    argv[argc++] = bin;
+    for (int i = 0; args[i] != NULL && argc < 15; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid == 0) {
+        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    for (double until = broker_now() + seconds; pid > 0; broker_sleep(0.02)) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            break;
+        }
+        if (broker_now() > until) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            break;
+        }
+    }
+    result.out = cli_read_file(out);
+    result.err = cli_read_file(err);
+    return result;
+}
+
+/* A subscription that fails while running stops the node (exit status 1), never "ready". */
+static void subscription_failure_stops_the_node(void)
+{
+    test_broker broker;
+    char filter[400];
+    cli_result r;
+
+    broker_init(&broker, "verge-features-small");
+    broker.max_packet_size = 200;
+    CHECK(broker_start(&broker) == 0);
+    memset(filter, 'a', sizeof(filter) - 1);
+    memcpy(filter, "sensors/", 8);
+    filter[sizeof(filter) - 3] = '/';
+    filter[sizeof(filter) - 2] = '+';
+    filter[sizeof(filter) - 1] = '\0';
+    {
+        const char *args[] = {"serve", "--broker", broker.url, "--features", "--topic", filter,
+                              NULL};
+
+        r = run_briefly(args, 30);
+    }
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_MSG(strstr(r.err, "cannot subscribe to 'sensors/aaa") != NULL, "%s", r.err);
+    CHECK_MSG(strstr(r.err, " ready") == NULL, "%s", r.err);
+    cli_result_free(&r);
     broker_cleanup(&broker);
 }
 
@@ -172,6 +263,35 @@ static void usage_errors(void)
     CHECK_EQ_INT(r.status, 2);
     CHECK(strstr(r.err, "bogus") != NULL);
     cli_result_free(&r);
+    {
+        static const char *const filters[] = {"#/a", "sensors/a+", "s/#/x", ""};
+
+        for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+            const char *args[] = {"serve", "--broker", "mqtt://127.0.0.1:1", "--features",
+                                  "--topic", filters[i], NULL};
+
+            r = run_briefly(args, 30);
+            CHECK_MSG(r.status == 2, "--topic '%s': status %d", filters[i], r.status);
+            CHECK_MSG(strstr(r.err, "--topic: topic filter") != NULL, "%s", r.err);
+            CHECK_MSG(strstr(r.err, "ready") == NULL, "%s", r.err);
+            cli_result_free(&r);
+        }
+    }
+    {
+        const char *with_model[] = {"serve", "--broker", "mqtt://127.0.0.1:1", "--features",
+                                    "--topic", "s/+", "--model", "x.tflite", NULL};
+        const char *without_features[] = {"serve", "--broker", "mqtt://127.0.0.1:1", "--model",
+                                          "x.tflite", "--window", "4", NULL};
+
+        r = run_briefly(with_model, 30);
+        CHECK_EQ_INT(r.status, 2);
+        CHECK_MSG(strstr(r.err, "--model is for detection jobs") != NULL, "%s", r.err);
+        cli_result_free(&r);
+        r = run_briefly(without_features, 30);
+        CHECK_EQ_INT(r.status, 2);
+        CHECK_MSG(strstr(r.err, "--window is for sensor streams") != NULL, "%s", r.err);
+        cli_result_free(&r);
+    }
 }
 
 int main(void)
@@ -183,6 +303,7 @@ int main(void)
         return 2;
     }
     RUN(windows_per_device);
+    RUN(subscription_failure_stops_the_node);
     RUN(usage_errors);
     snprintf(command, sizeof(command), "rm -rf %s", work_dir);
     broker_shell(command);

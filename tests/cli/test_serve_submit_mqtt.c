@@ -1,7 +1,9 @@
 /*
  * `verge serve` and `verge submit` as a user runs them, each test with its
  * own Mosquitto on a free loopback port: results equal `verge detect`'s;
- * bad input gets an error line per job while workers keep running; 1000
+ * bad input gets an error line per job while workers keep running;
+ * --allow-uri keeps jobs in its folders; usage errors come before anything
+ * connects; 1000
  * jobs all come back exactly once when a worker is killed with SIGKILL and
  * never restarted, when a killed worker is replaced, and when the broker
  * restarts (persistence on); TLS with a CA, and a password.
@@ -143,6 +145,23 @@ static int wait_exit(pid_t pid, double seconds)
     return -1;
 }
 
+/*
+ * Runs "$VERGE_BIN args..." like cli_run(), but kills it after `seconds`
+ * (status -1), so that a command that must fail at once cannot hang the test.
+ */
+static cli_result run_briefly(const char *const *args, double seconds)
+{
+    cli_result result;
+    char out[600], err[600];
+
+    snprintf(out, sizeof(out), "%s/brief.out", work_dir);
+    snprintf(err, sizeof(err), "%s/brief.err", work_dir);
+    result.status = wait_exit(spawn(args, out, err), seconds);
+    result.out = cli_read_file(out);
+    result.err = cli_read_file(err);
+    return result;
+}
+
 static bool alive(pid_t pid)
 {
     return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0 && kill(pid, 0) == 0;
@@ -268,7 +287,8 @@ static void bad_input_gets_error_lines(void)
     CHECK_EQ_INT(cli_count_lines(r.out, "cut.jpg\",\"error\":"), 1);
     CHECK_EQ_INT(cli_count_lines(r.out, "exceeds this worker's --max-payload of 102400 bytes"), 1);
     CHECK_EQ_INT(cli_count_lines(r.out, "/nonexistent/photo.jpg: cannot read"), 1);
-    CHECK_EQ_INT(cli_count_lines(r.out, "does not open paths or URIs sent in jobs"), 1);
+    CHECK_EQ_INT(cli_count_lines(r.out, "does not start with a URI prefix this worker allows"),
+                 1);
     CHECK_EQ_INT(cli_count_lines(r.out, "\"class\":\"face\""), 1);
     CHECK(strstr(r.err, "6 jobs: 1 ok, 5 failed") != NULL);
     cli_result_free(&r);
@@ -320,11 +340,228 @@ static void bad_input_gets_error_lines(void)
         r = cli_run(work_dir, NULL, args);
         CHECK_EQ_INT(r.status, 1);
         CHECK(strstr(r.err, "is the broker running") != NULL);
+        /* The job fails with a line of its own, and the summary counts it. */
+        CHECK_EQ_INT(cli_count_lines(r.out, "no connection within 0.5 s"), 1);
+        CHECK_MSG(strstr(r.err, "1 jobs: 0 ok, 1 failed") != NULL, "%s", r.err);
+        CHECK_MSG(strstr(r.err, " 0.00 s") == NULL, "%s", r.err);
+        CHECK_MSG(strstr(r.err, "jobs/s") == NULL, "%s", r.err);
+        cli_result_free(&r);
+    }
+    /* Every job failed here: no rate, which would only measure how fast files are missing. */
+    {
+        const char *args[] = {"submit", "--broker", broker.url, "--model", model,
+                              "/nonexistent/a.jpg", "/nonexistent/b.jpg", NULL};
+
+        r = cli_run(work_dir, NULL, args);
+        CHECK_EQ_INT(r.status, 1);
+        CHECK_MSG(strstr(r.err, "2 jobs: 0 ok, 2 failed") != NULL, "%s", r.err);
+        CHECK_MSG(strstr(r.err, "jobs/s") == NULL, "%s", r.err);
         cli_result_free(&r);
     }
     CHECK(alive(worker));
     stop_process(worker, SIGTERM);
     broker_cleanup(&broker);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char command[1400];
+
+    snprintf(command, sizeof(command), "cp %s %s", from, to);
+    CHECK(broker_shell(command) == 0);
+}
+
+/*
+ * --allow-uri names folders. A path that leaves them through '..' or a
+ * symbolic link gets an error result, and so do a sibling folder that
+ * shares the name's start, a device, a folder and a playlist. The allowed
+ * file runs. Bodies that make FFmpeg open further files get an error
+ * result too.
+ */
+static void allow_uri_stays_in_its_folders(void)
+{
+    test_broker broker;
+    cli_result r;
+    pid_t worker;
+    char allow[600], uri[8][700];
+    FILE *file;
+
+    broker_init(&broker, "verge-mqtt-cli");
+    CHECK(broker_start(&broker) == 0);
+    CHECK(mkdir(work("allowed"), 0755) == 0);
+    CHECK(mkdir(work("allowed2"), 0755) == 0);
+    CHECK(mkdir(work("outside"), 0755) == 0);
+    copy_file(data("images/grace_hopper.jpg"), work("allowed/in.jpg"));
+    copy_file(data("images/grace_hopper.jpg"), work("allowed2/x.jpg"));
+    copy_file(data("images/grace_hopper.jpg"), work("outside/x.jpg"));
+    CHECK(symlink(work("outside/x.jpg"), work("allowed/link.jpg")) == 0);
+    file = fopen(work("allowed/play.m3u8"), "w");
+    if (file != NULL) {
+        fprintf(file, "#EXTM3U\n#EXTINF:1.0,\n%s\n#EXT-X-ENDLIST\n", work("outside/x.jpg"));
+        fclose(file);
+    }
+    snprintf(allow, sizeof(allow), "%s/", work("allowed"));
+    worker = start_worker(broker.url, "w-allow", (const char *[]){"--allow-uri", allow, NULL});
+    CHECK(wait_ready("w-allow"));
+
+    snprintf(uri[0], sizeof(uri[0]), "%s/../outside/x.jpg", work("allowed"));
+    snprintf(uri[1], sizeof(uri[1]), "%s/../allowed2/x.jpg", work("allowed"));
+    snprintf(uri[2], sizeof(uri[2]), "%s/../../../../../../../dev/zero", work("allowed"));
+    snprintf(uri[3], sizeof(uri[3]), "file:%s/../outside/x.jpg", work("allowed"));
+    snprintf(uri[4], sizeof(uri[4]), "file:%s", work("allowed/in.jpg"));
+    {
+        const char *args[] = {"submit", "--broker", broker.url, "--model", model,
+                              "--by-reference", work("allowed/in.jpg"), uri[4], uri[0], uri[1],
+                              work("allowed2/x.jpg"), work("allowed/link.jpg"), uri[2], uri[3],
+                              "/dev/zero", work("allowed"), work("allowed/play.m3u8"),
+                              "--job-timeout", "10", "--max-attempts", "1", NULL};
+
+        r = cli_run(work_dir, NULL, args);
+    }
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_EQ_INT(cli_count_lines(r.out, "{\"job\":\""), 11);
+    CHECK_MSG(cli_count_lines(r.out, "\"class\":\"face\"") == 2, "%s", r.out);
+    CHECK_MSG(cli_count_lines(r.out, "not in a folder this worker allows") == 7, "%s", r.out);
+    CHECK_EQ_INT(cli_count_lines(r.out, "is not a regular file"), 1);
+    CHECK_EQ_INT(cli_count_lines(r.out, "is an HLS playlist"), 1);
+    CHECK(strstr(r.err, "11 jobs: 2 ok, 9 failed") != NULL);
+    cli_result_free(&r);
+
+    /* Bodies that name further files: FFmpeg may open none of them. */
+    file = fopen(work("play.m3u8"), "w");
+    if (file != NULL) {
+        fprintf(file, "#EXTM3U\n#EXT-X-VERSION:3\n#EXTINF:1.0,\n%s\n#EXT-X-ENDLIST\n",
+                data("video/vtest_10s.mp4"));
+        fclose(file);
+    }
+    /* A DASH manifest marked beyond what the worker reads: the protocol whitelist stops it. */
+    file = fopen(work("late.mpd"), "w");
+    if (file != NULL) {
+        fprintf(file, "<?xml version=\"1.0\"?>\n<!-- ");
+        for (int i = 0; i < 5000; i++)
+            fputc('x', file);
+        fprintf(file, " -->\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" "
+                      "mediaPresentationDuration=\"PT2S\" minBufferTime=\"PT1S\" "
+                      "profiles=\"urn:mpeg:dash:profile:isoff-on-demand:2011\"><Period>"
+                      "<AdaptationSet mimeType=\"video/mp4\"><Representation id=\"1\" "
+                      "bandwidth=\"1000\" width=\"768\" height=\"576\" codecs=\"avc1\">"
+                      "<BaseURL>file:%s</BaseURL></Representation></AdaptationSet></Period>"
+                      "</MPD>\n", data("video/vtest_10s.mp4"));
+        fclose(file);
+    }
+    {
+        const char *args[] = {"submit", "--broker", broker.url, "--model", model,
+                              work("play.m3u8"), work("late.mpd"), "--job-timeout", "10",
+                              "--max-attempts", "1", NULL};
+
+        r = cli_run(work_dir, NULL, args);
+    }
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"error\":"), 2);
+    CHECK_MSG(cli_count_lines(r.out, "the body is an HLS playlist") == 1, "%s", r.out);
+    CHECK_MSG(strstr(r.out, "out of memory") == NULL, "%s", r.out);
+    CHECK_MSG(cli_count_lines(r.out, "late.mpd\",\"error\":") == 1, "%s", r.out);
+    cli_result_free(&r);
+    CHECK(alive(worker));
+    stop_process(worker, SIGTERM);
+    broker_cleanup(&broker);
+}
+
+/* Bad options are usage errors (exit status 2), reported before anything prints or connects. */
+static void usage_errors_before_connecting(void)
+{
+    char hand[512];
+    cli_result r;
+
+    check_model_path("hand_landmark_lite.tflite", hand);
+    {
+        const char *args[] = {"serve", "--broker", "mqtt://127.0.0.1:1", "--model", model,
+                              "--group", "a/b", NULL};
+
+        r = run_briefly(args, 60);
+        CHECK_EQ_INT(r.status, 2);
+        CHECK_MSG(strstr(r.err, "invalid --group 'a/b'") != NULL, "%s", r.err);
+        CHECK_MSG(strstr(r.err, "serving") == NULL && strstr(r.err, "stopped after") == NULL,
+                  "%s", r.err);
+        cli_result_free(&r);
+    }
+    {
+        const char *args[] = {"submit", "--broker", "mqtt://127.0.0.1:1", "--model", model,
+                              "--prefix", "a/b", data("images/coffee.png"), NULL};
+
+        r = run_briefly(args, 60);
+        CHECK_EQ_INT(r.status, 2);
+        CHECK_MSG(strstr(r.err, "invalid --prefix 'a/b'") != NULL, "%s", r.err);
+        CHECK_MSG(strstr(r.err, " jobs:") == NULL, "%s", r.err);
+        cli_result_free(&r);
+    }
+    {
+        static const char *const urls[] = {"http://127.0.0.1:1", "mqtt://127.0.0.1:99999"};
+
+        for (int i = 0; i < 2; i++) {
+            const char *args[] = {"submit", "--broker", urls[i], "--model", model,
+                                  data("images/coffee.png"), NULL};
+
+            r = run_briefly(args, 60);
+            CHECK_EQ_INT(r.status, 2);
+            CHECK_MSG(strstr(r.err, "broker URL") != NULL, "%s", r.err);
+            CHECK_MSG(strstr(r.err, " jobs:") == NULL, "%s", r.err);
+            cli_result_free(&r);
+        }
+    }
+    {
+        const char *args[] = {"submit", "--broker", "mqtt://127.0.0.1:1", "--model", model,
+                              "--list", "/nonexistent/list.txt", NULL};
+
+        r = run_briefly(args, 60);
+        CHECK_EQ_INT(r.status, 2);
+        CHECK_MSG(strstr(r.err, "verge submit: --list /nonexistent/list.txt: No such file") !=
+                      NULL, "%s", r.err);
+        cli_result_free(&r);
+    }
+    {
+        const char *args[] = {"serve", "--broker", "mqtt://127.0.0.1:1", "--model", model,
+                              "--model", model, NULL};
+
+        r = run_briefly(args, 60);
+        CHECK_EQ_INT(r.status, 2);
+        CHECK_MSG(strstr(r.err, "names model 'face_detection_short_range' already") != NULL,
+                  "%s", r.err);
+        cli_result_free(&r);
+    }
+    {
+        static const char *const entries[] = {"/nonexistent/folder/", "pipe:", "/dev/zero"};
+
+        for (int i = 0; i < 3; i++) {
+            const char *args[] = {"serve", "--broker", "mqtt://127.0.0.1:1", "--model", model,
+                                  "--allow-uri", entries[i], NULL};
+
+            r = run_briefly(args, 60);
+            CHECK_MSG(r.status == 2, "--allow-uri %s: status %d", entries[i], r.status);
+            CHECK_MSG(strstr(r.err, "--allow-uri '") != NULL, "%s", r.err);
+            cli_result_free(&r);
+        }
+    }
+    {
+        const char *args[] = {"serve", "--broker", "mqtt://127.0.0.1:1", "--model", model,
+                              "--head", "no_such_head", NULL};
+
+        r = run_briefly(args, 60);
+        CHECK_EQ_INT(r.status, 2);
+        CHECK_MSG(strstr(r.err, "no_such_head") != NULL, "%s", r.err);
+        cli_result_free(&r);
+    }
+    /* A model that is no detector: its reason once, before the worker announces anything. */
+    {
+        const char *args[] = {"serve", "--broker", "mqtt://127.0.0.1:1", "--model", hand, NULL};
+
+        r = run_briefly(args, 60);
+        CHECK_EQ_INT(r.status, 1);
+        CHECK_EQ_INT(cli_count_lines(r.err, "no known detection head fits the model"), 1);
+        CHECK_MSG(strstr(r.err, "handler thread") == NULL && strstr(r.err, "serving") == NULL,
+                  "%s", r.err);
+        cli_result_free(&r);
+    }
 }
 
 /* Writes MANY_JOBS copies of one photo's path into a --list file. */
@@ -525,8 +762,10 @@ int main(void)
     }
     check_model_path("face_detection_short_range.tflite", model);
 
+    RUN(usage_errors_before_connecting);
     RUN(results_match_verge_detect);
     RUN(bad_input_gets_error_lines);
+    RUN(allow_uri_stays_in_its_folders);
     RUN(many_jobs_survive_a_killed_worker);
     RUN(many_jobs_survive_a_replaced_worker);
     RUN(many_jobs_survive_a_broker_restart);

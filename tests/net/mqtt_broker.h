@@ -2,7 +2,8 @@
  * A real Mosquitto broker for tests: its own configuration in a temporary
  * folder, a free loopback port, started and stopped by PID (never the
  * system service). Optional persistence, password file, TLS with
- * certificates made here by the openssl command, and max_connections.
+ * certificates made here by the openssl command, max_connections and
+ * max_packet_size.
  *
  *     test_broker b;
  *     broker_init(&b, "verge-test");           // temp folder and free port
@@ -40,6 +41,7 @@ typedef struct test_broker {
     bool require_certificate; /* TLS clients must show a certificate signed by the CA */
     bool passwords;           /* password file with user "verge", password "secret" */
     int max_connections;      /* 0: unlimited */
+    int max_packet_size;      /* largest packet the broker accepts (sent in CONNACK); 0: no limit */
 } test_broker;
 
 static inline double broker_now(void)
@@ -173,6 +175,8 @@ static inline void broker_write_config(test_broker *b)
     fprintf(file, "set_tcp_nodelay true\n");
     if (b->max_connections > 0)
         fprintf(file, "max_connections %d\n", b->max_connections);
+    if (b->max_packet_size > 0)
+        fprintf(file, "max_packet_size %d\n", b->max_packet_size);
     if (b->tls) {
         fprintf(file, "cafile %s\ncertfile %s\nkeyfile %s\n", broker_file(b, "ca.pem"),
                 broker_file(b, "server.pem"), broker_file(b, "server.key"));

@@ -5,12 +5,14 @@
  * get an error result naming the job, and the worker keeps serving; a
  * message without a response topic is dropped; a stop finishes the jobs
  * in hand and clears the worker's presence; a worker never takes more
- * jobs from the broker than its concurrency. Also the submitting client
- * with local failures (missing file, no worker for the model).
+ * jobs from the broker than its concurrency; a handler thread that cannot
+ * start is named with its own reason. Also the submitting client with local
+ * failures (missing file, no worker for the model, no broker).
  */
 #include <pthread.h>
 
 #include "check.h"
+#include "core/core.h"
 #include "net/mqtt_broker.h"
 #include "verge/net.h"
 
@@ -507,6 +509,7 @@ static void client_reports_every_job(void)
     CHECK_EQ_INT(got.results, 3);
     CHECK_EQ_INT(stats.ok, 2);
     CHECK_EQ_INT(stats.failed, 1);
+    CHECK_EQ_INT(stats.answered, 2); /* the missing file failed here, not in a worker */
     CHECK(strstr(got.last_error, "/nonexistent/photo.jpg: cannot read") != NULL);
     CHECK_EQ_INT(stats.duplicates, 0);
     CHECK(stats.p50_ms > 0);
@@ -515,8 +518,110 @@ static void client_reports_every_job(void)
     broker_cleanup(&broker);
 }
 
+/* Fails like a handler thread whose model cannot run, with verge_fail() or silently. */
+static void *failing_thread_create(void *user, int index)
+{
+    if (user != NULL)
+        verge_fail(VERGE_STATUS_INVALID_MODEL, "model echo_model: thread %d has no interpreter",
+                   index);
+    return NULL;
+}
+
+/*
+ * The worker's message quotes the thread's reason once, intact (it is
+ * copied before the worker formats its own message into the same buffer),
+ * and the stats are written although nothing ran.
+ */
+static void thread_start_failure_is_reported_once(void)
+{
+    verge_worker_options options;
+    verge_worker_stats stats;
+    volatile sig_atomic_t stop = 0;
+    int user = 1;
+
+    memset(&options, 0, sizeof(options));
+    verge_mqtt_options_init(&options.mqtt);
+    options.mqtt.url = "mqtt://127.0.0.1:1"; /* never reached: the threads fail first */
+    options.models = models;
+    options.num_models = 1;
+    options.threads = 1;
+    options.concurrency = 1;
+    options.handle = echo_handle;
+    options.thread_create = failing_thread_create;
+    options.user = &user;
+    memset(&stats, 0x5a, sizeof(stats));
+    CHECK_STATUS(verge_worker_run(&options, &stop, &stats), VERGE_STATUS_INVALID_ARGUMENT);
+    CHECK_MSG(strcmp(verge_error_message(), "handler thread 0 could not start: model echo_model: "
+                                            "thread 0 has no interpreter") == 0,
+              "message: %s", verge_error_message());
+    CHECK_EQ_INT(stats.jobs, 0);
+    CHECK_EQ_INT(stats.errors, 0);
+    CHECK_EQ_INT(stats.dropped, 0);
+    CHECK_EQ_INT(stats.reconnects, 0);
+
+    options.user = NULL;
+    verge_fail(VERGE_STATUS_IO_ERROR, "an older failure");
+    CHECK_STATUS(verge_worker_run(&options, &stop, &stats), VERGE_STATUS_INVALID_ARGUMENT);
+    CHECK_MSG(strcmp(verge_error_message(), "handler thread 0 could not start: no reason given") ==
+                  0, "message: %s", verge_error_message());
+
+    /* Bad options fail before anything starts, and the stats are still written. */
+    options.group = "a/b";
+    memset(&stats, 0x5a, sizeof(stats));
+    CHECK_STATUS(verge_worker_run(&options, &stop, &stats), VERGE_STATUS_INVALID_ARGUMENT);
+    CHECK_EQ_INT(stats.jobs, 0);
+    CHECK_EQ_INT(stats.reconnects, 0);
+}
+
+/*
+ * Without a broker every job gets an error line that names the broker and
+ * counts as failed, the time spent trying is reported, and no result comes
+ * from a worker. Bad options leave zeroed stats.
+ */
+static void client_without_broker(void)
+{
+    verge_client_options options;
+    verge_client_stats stats;
+    collected got = {0};
+    verge_client_job jobs[2] = {{VERGE_JOB_IMAGE, "/nonexistent/a.jpg"},
+                                {VERGE_JOB_URI, "rtsp://127.0.0.1:1/x"}};
+    int port = broker_free_port();
+    char url[64];
+
+    snprintf(url, sizeof(url), "mqtt://127.0.0.1:%d", port);
+    memset(&options, 0, sizeof(options));
+    verge_mqtt_options_init(&options.mqtt);
+    options.mqtt.url = url;
+    options.mqtt.connect_timeout = 0.3;
+    options.model = "echo_model";
+    options.on_result = collect;
+    options.user = &got;
+    memset(&stats, 0x5a, sizeof(stats));
+    CHECK_STATUS(verge_client_run(&options, jobs, 2, NULL, &stats), VERGE_STATUS_IO_ERROR);
+    CHECK(strstr(verge_error_message(), "is the broker running") != NULL);
+    CHECK_EQ_INT(got.results, 2);
+    CHECK_EQ_INT(got.errors, 2);
+    CHECK_MSG(strstr(got.last_error, "no connection within") != NULL, "%s", got.last_error);
+    CHECK_EQ_INT(stats.jobs, 2);
+    CHECK_EQ_INT(stats.ok, 0);
+    CHECK_EQ_INT(stats.failed, 2);
+    CHECK_EQ_INT(stats.answered, 0);
+    CHECK(stats.seconds > 0);
+
+    options.prefix = "a/b";
+    memset(&stats, 0x5a, sizeof(stats));
+    CHECK_STATUS(verge_client_run(&options, jobs, 2, NULL, &stats),
+                 VERGE_STATUS_INVALID_ARGUMENT);
+    CHECK_EQ_INT(stats.jobs, 2);
+    CHECK_EQ_INT(stats.ok, 0);
+    CHECK_EQ_INT(stats.failed, 0);
+    CHECK(stats.seconds == 0);
+}
+
 int main(void)
 {
+    RUN(thread_start_failure_is_reported_once);
+    RUN(client_without_broker);
     RUN(hostile_jobs_get_error_results);
     RUN(worker_holds_at_most_its_concurrency);
     RUN(client_reports_every_job);

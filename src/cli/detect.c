@@ -104,7 +104,8 @@ static int parse_integer(const char *text, const char *option, long long min, lo
 
     errno = 0;
     *value = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || *value < min || *value > max) {
+    if (errno != 0 || end == text || *end != '\0' || *value < min || *value > max ||
+        !(text[0] == '-' || (text[0] >= '0' && text[0] <= '9'))) {
         fprintf(stderr,
                 "verge detect: invalid value '%s' for %s: expected an integer in %lld..%lld\n",
                 text, option, min, max);

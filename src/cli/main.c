@@ -58,9 +58,21 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
+        (strcmp(argv[1], "help") == 0 && argc == 2)) {
         print_usage(stdout);
         return 0;
+    }
+    /* "verge help COMMAND" is "verge COMMAND --help". */
+    if (strcmp(argv[1], "help") == 0) {
+        char *help_argv[] = {argv[2], "--help", NULL};
+
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+            if (strcmp(argv[2], commands[i].name) == 0)
+                return run_command(&commands[i], 2, help_argv);
+        }
+        fprintf(stderr, "verge: unknown command '%s'\n\n", argv[2]);
+        print_usage(stderr);
+        return 2;
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("verge %s\n", VERGE_VERSION);

@@ -227,6 +227,23 @@ static void run_rejects_bad_inputs(void)
     cli_result_free(&r);
 }
 
+/* "verge help COMMAND" shows that command's help; an unknown one is a usage error. */
+static void help_names_a_command(void)
+{
+    const char *run_help[] = {"help", "run", NULL};
+    const char *bogus[] = {"help", "bogus", NULL};
+    cli_result r = cli_run(work_dir, NULL, run_help);
+
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_MSG(strncmp(r.out, "usage: verge run ", 17) == 0, "stdout: %s", r.out);
+    cli_result_free(&r);
+
+    r = cli_run(work_dir, NULL, bogus);
+    CHECK_EQ_INT(r.status, 2);
+    CHECK(strstr(r.err, "unknown command 'bogus'") != NULL);
+    cli_result_free(&r);
+}
+
 int main(void)
 {
     char command[600];
@@ -240,6 +257,7 @@ int main(void)
     RUN(info_lists_unknown_custom_op);
     RUN(run_writes_and_compares);
     RUN(run_rejects_bad_inputs);
+    RUN(help_names_a_command);
 
     snprintf(command, sizeof(command), "rm -rf '%s'", work_dir);
     if (system(command) != 0)

@@ -320,12 +320,16 @@ int verge_cmd_submit(int argc, char **argv)
     memset(&stats, 0, sizeof(stats));
     status = verge_client_run(&options.client, list.jobs, list.count, &stop_requested, &stats);
     fprintf(stderr,
-            "verge submit: %lld jobs: %lld ok, %lld failed; %lld retries, %lld duplicates "
-            "dropped, %lld reconnections; latency p50 %.2f ms, p99 %.2f ms, max %.2f ms; "
-            "%.2f s",
-            (long long)stats.jobs, (long long)stats.ok, (long long)stats.failed,
-            (long long)stats.retries, (long long)stats.duplicates, (long long)stats.reconnects,
-            stats.p50_ms, stats.p99_ms, stats.max_ms, stats.seconds);
+            "verge submit: %lld job%s: %lld ok, %lld failed; %lld retries, %lld duplicates "
+            "dropped, %lld reconnections; ",
+            (long long)stats.jobs, stats.jobs == 1 ? "" : "s", (long long)stats.ok,
+            (long long)stats.failed, (long long)stats.retries, (long long)stats.duplicates,
+            (long long)stats.reconnects);
+    /* Latency exists only for jobs that a worker answered. */
+    if (stats.answered > 0)
+        fprintf(stderr, "latency p50 %.2f ms, p99 %.2f ms, max %.2f ms; ", stats.p50_ms,
+                stats.p99_ms, stats.max_ms);
+    fprintf(stderr, "%.2f s", stats.seconds);
     /* A rate of jobs that failed here (unreadable files, no broker) would measure nothing. */
     if (stats.answered > 0 && stats.seconds > 0)
         fprintf(stderr, " (%.1f jobs/s)", (double)stats.answered / stats.seconds);

@@ -342,7 +342,7 @@ static void bad_input_gets_error_lines(void)
         CHECK(strstr(r.err, "is the broker running") != NULL);
         /* The job fails with a line of its own, and the summary counts it. */
         CHECK_EQ_INT(cli_count_lines(r.out, "no connection within 0.5 s"), 1);
-        CHECK_MSG(strstr(r.err, "1 jobs: 0 ok, 1 failed") != NULL, "%s", r.err);
+        CHECK_MSG(strstr(r.err, "1 job: 0 ok, 1 failed") != NULL, "%s", r.err);
         CHECK_MSG(strstr(r.err, " 0.00 s") == NULL, "%s", r.err);
         CHECK_MSG(strstr(r.err, "jobs/s") == NULL, "%s", r.err);
         cli_result_free(&r);

@@ -61,6 +61,31 @@ static size_t round_up(size_t value)
     return (value + FAST_ALIGN - 1) / FAST_ALIGN * FAST_ALIGN;
 }
 
+/* Copies the shapes, strides, dilations and leading padding of a convolution into `s`. */
+static void set_geometry(fast_state *s, const verge_tensor *input, const verge_tensor *filter,
+                         const verge_tensor *output, const verge_conv_params *params)
+{
+    int64_t out_size, pad_top, pad_left;
+
+    s->batches = input->dims[0];
+    s->in_h = input->dims[1];
+    s->in_w = input->dims[2];
+    s->in_c = input->dims[3];
+    s->out_h = output->dims[1];
+    s->out_w = output->dims[2];
+    s->out_c = output->dims[3];
+    s->kh = filter->dims[1];
+    s->kw = filter->dims[2];
+    s->stride_h = params->stride_h;
+    s->stride_w = params->stride_w;
+    s->dilation_h = params->dilation_h;
+    s->dilation_w = params->dilation_w;
+    verge_ops_conv_window(params, true, s->in_h, s->kh, &out_size, &pad_top);
+    verge_ops_conv_window(params, false, s->in_w, s->kw, &out_size, &pad_left);
+    s->pad_top = (int32_t)pad_top;
+    s->pad_left = (int32_t)pad_left;
+}
+
 /* Maps a fused activation to a clamp; returns false for those without a fast path. */
 static bool activation_clamp(verge_activation activation, fast_state *s)
 {
@@ -162,7 +187,7 @@ verge_status verge_conv2d_fast_prepare(verge_op_context *ctx, const verge_node *
     const verge_tensor *bias = node->num_inputs > 2 ? verge_node_input(ctx, node, 2) : NULL;
     const verge_tensor *output = verge_node_output(ctx, node, 0);
     fast_state probe = {0}, *s;
-    int64_t out_size, pad_top, pad_left;
+    int64_t out_size, pad_left;
     size_t k;
     verge_status status;
 
@@ -198,23 +223,7 @@ verge_status verge_conv2d_fast_prepare(verge_op_context *ctx, const verge_node *
     s->hi = probe.hi;
     s->panels = probe.panels;
     s->k = (int32_t)k;
-    s->batches = input->dims[0];
-    s->in_h = input->dims[1];
-    s->in_w = input->dims[2];
-    s->in_c = input->dims[3];
-    s->out_h = output->dims[1];
-    s->out_w = output->dims[2];
-    s->out_c = output->dims[3];
-    s->kh = filter->dims[1];
-    s->kw = filter->dims[2];
-    s->stride_h = params->stride_h;
-    s->stride_w = params->stride_w;
-    s->dilation_h = params->dilation_h;
-    s->dilation_w = params->dilation_w;
-    verge_ops_conv_window(params, true, s->in_h, s->kh, &out_size, &pad_top);
-    verge_ops_conv_window(params, false, s->in_w, s->kw, &out_size, &pad_left);
-    s->pad_top = (int32_t)pad_top;
-    s->pad_left = (int32_t)pad_left;
+    set_geometry(s, input, filter, output, params);
 
     /* filter [out_c][kh][kw][in_c] is already [out_c][k] with k in tap, channel order. */
     pack_panels(filter->data, s->out_c, s->k, s->packed);
@@ -231,7 +240,6 @@ verge_status verge_depthwise_conv2d_fast_prepare(verge_op_context *ctx, const ve
     const verge_tensor *bias = node->num_inputs > 2 ? verge_node_input(ctx, node, 2) : NULL;
     const verge_tensor *output = verge_node_output(ctx, node, 0);
     fast_state probe = {0}, *s;
-    int64_t out_size, pad_top, pad_left;
     verge_status status;
 
     if (!select_kernels(&probe) || !activation_clamp(params->activation, &probe) ||
@@ -260,23 +268,7 @@ verge_status verge_depthwise_conv2d_fast_prepare(verge_op_context *ctx, const ve
     s->clamp = probe.clamp;
     s->lo = probe.lo;
     s->hi = probe.hi;
-    s->batches = input->dims[0];
-    s->in_h = input->dims[1];
-    s->in_w = input->dims[2];
-    s->in_c = input->dims[3];
-    s->out_h = output->dims[1];
-    s->out_w = output->dims[2];
-    s->out_c = output->dims[3];
-    s->kh = filter->dims[1];
-    s->kw = filter->dims[2];
-    s->stride_h = params->stride_h;
-    s->stride_w = params->stride_w;
-    s->dilation_h = params->dilation_h;
-    s->dilation_w = params->dilation_w;
-    verge_ops_conv_window(params, true, s->in_h, s->kh, &out_size, &pad_top);
-    verge_ops_conv_window(params, false, s->in_w, s->kw, &out_size, &pad_left);
-    s->pad_top = (int32_t)pad_top;
-    s->pad_left = (int32_t)pad_left;
+    set_geometry(s, input, filter, output, params);
     if (bias != NULL)
         memcpy(s->bias, bias->data, sizeof(float) * (size_t)s->in_c);
     return VERGE_OK;

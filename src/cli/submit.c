@@ -325,7 +325,7 @@ int verge_cmd_submit(int argc, char **argv)
             (long long)stats.jobs, stats.jobs == 1 ? "" : "s", (long long)stats.ok,
             (long long)stats.failed, (long long)stats.retries, (long long)stats.duplicates,
             (long long)stats.reconnects);
-    /* Latency exists only for jobs that a worker answered. */
+    /* Latency is measured only for jobs whose result came from a worker. */
     if (stats.answered > 0)
         fprintf(stderr, "latency p50 %.2f ms, p99 %.2f ms, max %.2f ms; ", stats.p50_ms,
                 stats.p99_ms, stats.max_ms);

@@ -141,7 +141,14 @@ static bool plan_stages(verge_fft *fft)
 
     /* Radix 4 first, then 2, 3 and 5; the order does not change the result. */
     while (rest > 1) {
-        unsigned p = rest % 4 == 0 ? 4 : rest % 2 == 0 ? 2 : rest % 3 == 0 ? 3 : 5;
+        unsigned p = 5;
+
+        if (rest % 4 == 0)
+            p = 4;
+        else if (rest % 2 == 0)
+            p = 2;
+        else if (rest % 3 == 0)
+            p = 3;
         fft->radix[fft->stage_count++] = p;
         rest /= p;
     }

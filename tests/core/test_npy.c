@@ -133,7 +133,7 @@ static void rejects_bad_headers(void)
     }
 }
 
-/* Each malformed file gets a message that says what is wrong with it. */
+/* Each malformed file gets a message that names what is wrong with it. */
 static void messages_name_the_problem(void)
 {
     static const struct {

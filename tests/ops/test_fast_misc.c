@@ -533,6 +533,10 @@ static void logistic_accuracy(void)
 /* Exact values at the ends and the middle, and the tails of vectors. */
 static void logistic_limits(void)
 {
+    /* Inputs cycle through 0, 200, -200 and -0, whose sigmoids are 0.5, 1, 0 and 0.5. */
+    static const float inputs[4] = {0.0f, 200.0f, -200.0f, -0.0f};
+    static const float sigmoids[4] = {0.5f, 1.0f, 0.0f, 0.5f};
+
     for (int k = 0; k < num_fast_cpus; k++) {
         for (int32_t n = 1; n <= 40; n++) {
             float in[40];
@@ -540,13 +544,13 @@ static void logistic_limits(void)
             run_result r;
 
             for (int32_t i = 0; i < n; i++)
-                in[i] = (float)(i % 4 == 0 ? 0.0 : i % 4 == 1 ? 200.0 : i % 4 == 2 ? -200.0 : -0.0);
+                in[i] = inputs[i % 4];
             op_test_init(&t, VERGE_OP_LOGISTIC);
             op_test_input_f32(&t, 1, &n, in);
             op_test_output(&t);
             r = run_node(&t, fast_cpus[k], NULL);
             for (int32_t i = 0; i < n; i++) {
-                const float want = i % 4 == 1 ? 1.0f : i % 4 == 2 ? 0.0f : 0.5f;
+                const float want = sigmoids[i % 4];
 
                 CHECK_MSG(r.out[i] == want, "%s, %d elements: logistic(%g) = %.9g, expected %g",
                           fast_cpus[k], (int)n, in[i], r.out[i], want);
@@ -556,7 +560,7 @@ static void logistic_limits(void)
     }
 }
 
-/* The fast paths of x86 agree with each other bit for bit where they say they do. */
+/* The x86 fast paths give the same bits where their headers state that they do. */
 static void logistic_paths_agree(void)
 {
     enum { COUNT = 100003 };

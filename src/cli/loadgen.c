@@ -16,14 +16,6 @@
 #include "net/net_checks.h"
 #include "verge/net.h"
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int signal_number)
-{
-    (void)signal_number;
-    stop_requested = 1;
-}
-
 static void print_help(FILE *out)
 {
     fprintf(out,
@@ -98,7 +90,6 @@ int verge_cmd_loadgen(int argc, char **argv)
     const char *command = "verge loadgen";
     verge_loadgen_options options;
     verge_loadgen_report report;
-    struct sigaction action;
     unsigned char *payload = NULL;
     const char *payload_path = NULL;
     verge_status status;
@@ -186,13 +177,8 @@ int verge_cmd_loadgen(int argc, char **argv)
     }
 
     verge_log_set_callback(cli_log_to_stderr, (void *)"verge loadgen", VERGE_LOG_WARNING);
-    memset(&action, 0, sizeof(action));
-    action.sa_handler = on_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    options.stop = &stop_requested;
+    cli_catch_stop_signals();
+    options.stop = &cli_stop_requested;
     options.mqtt.role = "loadgen";
 
     fprintf(stderr, "verge loadgen: connecting %d devices to %s\n", options.devices,

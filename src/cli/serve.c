@@ -47,14 +47,6 @@ typedef struct serve_thread {
     cli_detector detectors[MAX_MODELS];
 } serve_thread;
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int signal_number)
-{
-    (void)signal_number;
-    stop_requested = 1;
-}
-
 static void print_help(FILE *out)
 {
     fprintf(out,
@@ -474,7 +466,6 @@ int verge_cmd_serve(int argc, char **argv)
     serve_options options;
     verge_worker_options worker;
     verge_worker_stats stats;
-    struct sigaction action;
     verge_status status;
     int parsed, result = 1;
 
@@ -498,15 +489,10 @@ int verge_cmd_serve(int argc, char **argv)
     }
     verge_log_set_callback(cli_log_to_stderr, (void *)"verge serve", VERGE_LOG_INFO);
     if (options.features) {
-        memset(&action, 0, sizeof(action));
-        action.sa_handler = on_signal;
-        sigemptyset(&action.sa_mask);
-        sigaction(SIGINT, &action, NULL);
-        sigaction(SIGTERM, &action, NULL);
-        signal(SIGPIPE, SIG_IGN);
+        cli_catch_stop_signals();
         options.stream.mqtt = options.mqtt;
         options.stream.prefix = options.prefix != NULL ? options.prefix : "verge";
-        return serve_features_run(&options.stream, &stop_requested);
+        return serve_features_run(&options.stream, &cli_stop_requested);
     }
 
     /* Each model must load and fit a detection head before the worker announces it. */
@@ -526,12 +512,7 @@ int verge_cmd_serve(int argc, char **argv)
             goto done;
     }
 
-    memset(&action, 0, sizeof(action));
-    action.sa_handler = on_signal; /* no SA_RESTART: poll() returns at once */
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_catch_stop_signals();
 
     memset(&worker, 0, sizeof(worker));
     worker.mqtt = options.mqtt;
@@ -555,7 +536,7 @@ int verge_cmd_serve(int argc, char **argv)
     fprintf(stderr, " from %s (group %s, %d threads, %d jobs at once)\n", options.mqtt.url,
             options.group != NULL ? options.group : "verge", options.threads, options.concurrency);
     memset(&stats, 0, sizeof(stats));
-    status = verge_worker_run(&worker, &stop_requested, &stats);
+    status = verge_worker_run(&worker, &cli_stop_requested, &stats);
     fprintf(stderr, "verge serve: stopped after %lld jobs (%lld errors, %lld dropped), "
                     "%lld reconnections\n",
             (long long)stats.jobs, (long long)stats.errors, (long long)stats.dropped,

@@ -24,14 +24,6 @@ typedef struct submit_options {
     bool by_reference;
 } submit_options;
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int signal_number)
-{
-    (void)signal_number;
-    stop_requested = 1;
-}
-
 static void print_help(FILE *out)
 {
     fprintf(out,
@@ -272,7 +264,6 @@ int verge_cmd_submit(int argc, char **argv)
     submit_options options;
     source_list list = {0};
     verge_client_stats stats;
-    struct sigaction action;
     verge_status status;
     int parsed, result = 1;
 
@@ -309,16 +300,12 @@ int verge_cmd_submit(int argc, char **argv)
     }
 
     verge_log_set_callback(cli_log_to_stderr, (void *)"verge submit", VERGE_LOG_WARNING);
-    memset(&action, 0, sizeof(action));
-    action.sa_handler = on_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_catch_stop_signals();
 
     options.client.on_result = print_result;
     memset(&stats, 0, sizeof(stats));
-    status = verge_client_run(&options.client, list.jobs, list.count, &stop_requested, &stats);
+    status = verge_client_run(&options.client, list.jobs, list.count, &cli_stop_requested,
+                              &stats);
     fprintf(stderr,
             "verge submit: %lld job%s: %lld ok, %lld failed; %lld retries, %lld duplicates "
             "dropped, %lld reconnections; ",

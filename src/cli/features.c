@@ -383,6 +383,8 @@ typedef struct writer {
     size_t columns;
     char **column_names;   /* JSON keys, quoted, with ':' */
     const char *time_name; /* NULL without a time column */
+    const verge_features_config *config;
+    bool header_written;
     time_store times;
     size_t batch_rows;
     bool failed; /* a write failed or memory ran out; reported once */
@@ -919,12 +921,73 @@ static void format_npy_header(char *header, uint64_t rows, size_t columns)
     header[NPY_HEADER - 1] = '\n';
 }
 
+/* Builds the JSON Lines keys of the feature columns. */
+static bool prepare_column_names(writer *w, const verge_features_config *config)
+{
+    char name[64];
+
+    w->column_names = calloc(w->columns, sizeof(*w->column_names));
+    if (w->column_names == NULL)
+        return false;
+    for (size_t c = 0; c < w->columns; c++) {
+        verge_features_column_name(config, c, name, sizeof(name));
+        w->column_names[c] = malloc(strlen(name) + 4);
+        if (w->column_names[c] == NULL)
+            return false;
+        sprintf(w->column_names[c], "\"%s\":", name);
+    }
+    return true;
+}
+
+/*
+ * Queues the header line (CSV) or the provisional .npy header as the first
+ * output, once. It waits for the first row, or for a successful end without
+ * rows, so that a failed job leaves no header without rows behind.
+ */
+static bool write_header(writer *w)
+{
+    batch *b = &w->batches[w->filled % BATCH_COUNT];
+    text_buffer *t = &b->text;
+
+    if (w->header_written)
+        return true;
+    w->header_written = true;
+    t->length = 0;
+    if (w->format == OUTPUT_NPY) {
+        char header[NPY_HEADER];
+        format_npy_header(header, 0, w->columns);
+        text_append(t, header, sizeof(header));
+    } else if (w->format == OUTPUT_CSV) {
+        char name[64];
+
+        if (w->time_name != NULL) {
+            text_csv_field(t, w->time_name, strlen(w->time_name));
+            text_append(t, ",", 1);
+        }
+        for (size_t c = 0; c < w->columns; c++) {
+            verge_features_column_name(w->config, c, name, sizeof(name));
+            text_append(t, name, strlen(name));
+            text_append(t, c + 1 < w->columns ? "," : "\n", 1);
+        }
+    }
+    if (t->failed) {
+        fprintf(stderr, "verge features: %s: out of memory\n", w->name);
+        w->failed = true;
+        return false;
+    }
+    b->preformatted = true;
+    writer_flush(w);
+    return !w->failed;
+}
+
 /* The stream's sink: copies rows, and the time texts they need, into batches. */
 static verge_status write_rows(void *user, const verge_features_block *block)
 {
     writer *w = user;
     const size_t columns = block->columns;
 
+    if (block->rows > 0 && !write_header(w))
+        return VERGE_STATUS_IO_ERROR;
     for (size_t r = 0; r < block->rows;) {
         batch *b = &w->batches[w->filled % BATCH_COUNT];
         size_t take = w->batch_rows - b->rows;
@@ -957,47 +1020,6 @@ static verge_status write_rows(void *user, const verge_features_block *block)
     if (w->time_name != NULL && block->rows > 0)
         time_store_drop_before(&w->times, block->first_end + (block->rows - 1) * block->step + 1);
     return VERGE_OK;
-}
-
-/* Queues the header line (CSV) or the provisional .npy header as the first output. */
-static bool write_header(writer *w, const verge_features_config *config)
-{
-    char name[64];
-    batch *b = &w->batches[w->filled % BATCH_COUNT];
-    text_buffer *t = &b->text;
-
-    w->column_names = calloc(w->columns, sizeof(*w->column_names));
-    if (w->column_names == NULL)
-        return false;
-    for (size_t c = 0; c < w->columns; c++) {
-        verge_features_column_name(config, c, name, sizeof(name));
-        w->column_names[c] = malloc(strlen(name) + 4);
-        if (w->column_names[c] == NULL)
-            return false;
-        sprintf(w->column_names[c], "\"%s\":", name);
-    }
-
-    t->length = 0;
-    if (w->format == OUTPUT_NPY) {
-        char header[NPY_HEADER];
-        format_npy_header(header, 0, w->columns);
-        text_append(t, header, sizeof(header));
-    } else if (w->format == OUTPUT_CSV) {
-        if (w->time_name != NULL) {
-            text_csv_field(t, w->time_name, strlen(w->time_name));
-            text_append(t, ",", 1);
-        }
-        for (size_t c = 0; c < w->columns; c++) {
-            verge_features_column_name(config, c, name, sizeof(name));
-            text_append(t, name, strlen(name));
-            text_append(t, c + 1 < w->columns ? "," : "\n", 1);
-        }
-    }
-    if (t->failed)
-        return false;
-    b->preformatted = true;
-    writer_flush(w);
-    return !w->failed;
 }
 
 /* ------------------------------------------------------------- the job */
@@ -1040,6 +1062,110 @@ static void report_failure(const features_options *options, verge_status status)
             bad_row ? " (--on-error skip drops bad rows and counts them)" : "");
 }
 
+/* Prints that --output names the input file; returns the exit status 2. */
+static int report_output_is_input(const char *output, const char *input_name)
+{
+    fprintf(stderr, "verge features: --output '%s' is the input file %s: writing it would "
+                    "destroy the input; choose another output file\n",
+            output, input_name);
+    return 2;
+}
+
+/*
+ * Creates the temporary file that open_output() writes in place of a
+ * regular output file: "OUTPUT.verge-XXXXXX", in the same folder so that
+ * rename() can replace the output, with the mode the output has or would
+ * get. `existing` is the output's lstat() or NULL when it does not exist.
+ * Returns 0, 1 (failed), 2 (the output is the input) or -1 when the folder
+ * takes no new file (no write permission, read-only file system), so that
+ * the output is written in place instead.
+ */
+static int open_temporary_output(const features_options *options, const char *input_name,
+                                 const struct stat *existing, int *fd, char **temp_path)
+{
+    const char *output = options->output;
+    const size_t length = strlen(output);
+    mode_t mask;
+
+    if (existing != NULL) {
+        int current = open(output, O_RDONLY | O_CLOEXEC);
+        const bool same = current >= 0 && output_is_input(options->input, current);
+
+        if (current >= 0)
+            close(current);
+        if (same) {
+            return report_output_is_input(output, input_name);
+        }
+    }
+    *temp_path = malloc(length + sizeof(".verge-XXXXXX"));
+    if (*temp_path == NULL) {
+        fprintf(stderr, "verge features: out of memory\n");
+        return 1;
+    }
+    memcpy(*temp_path, output, length);
+    memcpy(*temp_path + length, ".verge-XXXXXX", sizeof(".verge-XXXXXX"));
+    *fd = mkostemp(*temp_path, O_CLOEXEC);
+    if (*fd < 0) {
+        const int error = errno;
+
+        free(*temp_path);
+        *temp_path = NULL;
+        if (existing != NULL && (error == EACCES || error == EROFS || error == EPERM))
+            return -1;
+        fprintf(stderr, "verge features: %s: cannot create: %s\n", output, strerror(error));
+        return 1;
+    }
+    /* mkostemp() creates mode 0600. */
+    mask = umask(0);
+    umask(mask);
+    if (fchmod(*fd, existing != NULL ? existing->st_mode & 07777 : 0666 & ~mask) != 0) {
+        fprintf(stderr, "verge features: %s: cannot set the mode: %s\n", *temp_path,
+                strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * Opens --output for writing into *fd. A regular file (or a new one) read
+ * from a file input is written as a temporary file beside it, which the
+ * caller renames over it on success (*temp_path, to free) and removes on
+ * failure: a failed job then leaves the previous file as it was. Live input
+ * (a pipe or terminal) is written in place so that rows appear as they come,
+ * as are links, files that are not regular (a FIFO, /dev/stdout) and files
+ * in a folder where no new file can be made.
+ * Returns 0, 1 (cannot open) or 2 (the output is the input).
+ */
+static int open_output(const features_options *options, const char *input_name, bool live,
+                       int *fd, char **temp_path)
+{
+    struct stat st;
+    const char *output = options->output;
+    const bool exists = lstat(output, &st) == 0;
+
+    if (!live && (!exists || S_ISREG(st.st_mode))) {
+        int status = open_temporary_output(options, input_name, exists ? &st : NULL, fd,
+                                           temp_path);
+        if (status >= 0)
+            return status;
+    }
+
+    /* No O_TRUNC: the file must not be emptied before it is known not to be the input. */
+    *fd = open(output, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0) {
+        fprintf(stderr, "verge features: %s: cannot create: %s\n", output, strerror(errno));
+        return 1;
+    }
+    if (output_is_input(options->input, *fd)) {
+        return report_output_is_input(output, input_name);
+    }
+    if (fstat(*fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(*fd, 0) != 0) {
+        fprintf(stderr, "verge features: %s: cannot truncate: %s\n", output, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 typedef struct sample_array {
     double *values;
     size_t count;
@@ -1069,6 +1195,7 @@ static int run_job(features_options *options)
     verge_series_chunk chunk;
     verge_features_stats stats;
     sample_array whole = {NULL, 0, 0};
+    char *temp_path = NULL;
     writer w;
     int exit_code = 1;
     verge_status status;
@@ -1089,26 +1216,10 @@ static int run_job(features_options *options)
         goto cleanup;
     }
     if (options->output != NULL) {
-        /* No O_TRUNC: the file must not be emptied before it is known not to be the input. */
-        struct stat st;
-        w.fd = open(options->output, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (w.fd < 0) {
-            fprintf(stderr, "verge features: %s: cannot create: %s\n", options->output,
-                    strerror(errno));
+        exit_code = open_output(options, input_name, live, &w.fd, &temp_path);
+        if (exit_code != 0)
             goto cleanup;
-        }
-        if (output_is_input(options->input, w.fd)) {
-            fprintf(stderr, "verge features: --output '%s' is the input file %s: writing it "
-                            "would destroy the input; choose another output file\n",
-                    options->output, input_name);
-            exit_code = 2;
-            goto cleanup;
-        }
-        if (fstat(w.fd, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(w.fd, 0) != 0) {
-            fprintf(stderr, "verge features: %s: cannot truncate: %s\n", options->output,
-                    strerror(errno));
-            goto cleanup;
-        }
+        exit_code = 1;
     } else if (output_is_input(options->input, STDOUT_FILENO)) {
         fprintf(stderr, "verge features: standard output is the input file %s: the rows would "
                         "be written into the file being read (if it was redirected with '>', "
@@ -1139,7 +1250,8 @@ static int run_job(features_options *options)
     }
     verge_series_reader_info(reader, &info);
     w.time_name = info.time_column_name;
-    if (!write_header(&w, &options->config)) {
+    w.config = &options->config;
+    if (!prepare_column_names(&w, &options->config)) {
         fprintf(stderr, "verge features: out of memory\n");
         goto cleanup;
     }
@@ -1207,6 +1319,8 @@ static int run_job(features_options *options)
         if (status != VERGE_OK && !w.failed)
             fprintf(stderr, "verge features: %s: %s\n", input_name, verge_error_message());
     }
+    if (status == VERGE_OK && !write_header(&w))
+        status = VERGE_STATUS_IO_ERROR;
     if (!writer_finish(&w) || status != VERGE_OK)
         goto cleanup;
 
@@ -1236,6 +1350,16 @@ cleanup:
     if (w.fd >= 0 && w.fd != STDOUT_FILENO && close(w.fd) != 0 && exit_code == 0) {
         fprintf(stderr, "verge features: %s: close failed: %s\n", w.name, strerror(errno));
         exit_code = 1;
+    }
+    if (temp_path != NULL) {
+        if (exit_code == 0 && rename(temp_path, options->output) != 0) {
+            fprintf(stderr, "verge features: cannot rename %s to %s: %s\n", temp_path,
+                    options->output, strerror(errno));
+            exit_code = 1;
+        }
+        if (exit_code != 0)
+            unlink(temp_path);
+        free(temp_path);
     }
     if (w.column_names != NULL) {
         for (size_t c = 0; c < w.columns; c++)

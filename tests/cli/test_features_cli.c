@@ -4,6 +4,7 @@
  * formats, standard input, and a clear message with the line number for
  * every kind of bad input.
  */
+#include <dirent.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -776,6 +777,83 @@ static void output_onto_input_is_refused(void)
     unlink(link_path);
 }
 
+/* Counts the files of the work folder whose names contain `part`. */
+static int count_files_with(const char *part)
+{
+    DIR *dir = opendir(work_dir);
+    struct dirent *entry;
+    int count = 0;
+
+    if (dir == NULL)
+        return -1;
+    while ((entry = readdir(dir)) != NULL)
+        count += strstr(entry->d_name, part) != NULL;
+    closedir(dir);
+    return count;
+}
+
+/*
+ * A job that fails leaves an existing --output file as it was and no
+ * temporary file behind, whether it fails before the first row or after
+ * rows were written. On success the file is replaced and keeps its mode.
+ * On standard output a job that fails before the first row prints nothing,
+ * not even the header.
+ */
+static void failed_job_keeps_output(void)
+{
+    const char *previous = "previous rows\n";
+    char input[600], output[600];
+    struct stat st;
+    cli_result r;
+    char *kept;
+
+    write_text("kept.csv", previous, output, sizeof(output));
+    CHECK(chmod(output, 0640) == 0);
+
+    write_text("short.csv", "t,value\n1,2\n2,3\n", input, sizeof(input));
+    const char *short_args[] = {"features", input, "--output", output, NULL};
+    r = cli_run(work_dir, NULL, short_args);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_MSG(strstr(r.err, "larger than the series") != NULL, "stderr: %s", r.err);
+    cli_result_free(&r);
+    kept = cli_read_file(output);
+    CHECK_MSG(strcmp(kept, previous) == 0, "output now holds '%s'", kept);
+    free(kept);
+
+    /* Rows 1 to 4 make windows before line 6 stops the job. */
+    write_text("late.csv", "t,value\n1,1\n2,2\n3,3\n4,4\n5,oops\n", input, sizeof(input));
+    const char *late_args[] = {"features", input, "--window", "2", "--fill", "ffill",
+                               "--output", output, NULL};
+    r = cli_run(work_dir, NULL, late_args);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_MSG(strstr(r.err, "'oops' is not a number") != NULL, "stderr: %s", r.err);
+    cli_result_free(&r);
+    kept = cli_read_file(output);
+    CHECK_MSG(strcmp(kept, previous) == 0, "output now holds '%s'", kept);
+    free(kept);
+    CHECK_EQ_INT(count_files_with(".verge-"), 0);
+
+    write_text("good.csv", "t,value\n1,1\n2,2\n3,3\n", input, sizeof(input));
+    const char *good_args[] = {"features", input, "--window", "2", "--features", "max",
+                               "--output", output, NULL};
+    r = cli_run(work_dir, NULL, good_args);
+    CHECK_EQ_INT(r.status, 0);
+    cli_result_free(&r);
+    kept = cli_read_file(output);
+    CHECK_MSG(strcmp(kept, "max\n2.0\n3.0\n") == 0, "output: %s", kept);
+    free(kept);
+    CHECK(stat(output, &st) == 0);
+    CHECK_EQ_INT((int)(st.st_mode & 0777), 0640);
+    CHECK_EQ_INT(count_files_with(".verge-"), 0);
+
+    write_text("short.csv", "t,value\n1,2\n2,3\n", input, sizeof(input));
+    const char *stdout_args[] = {"features", input, NULL};
+    r = cli_run(work_dir, NULL, stdout_args);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_MSG(r.out[0] == '\0', "stdout: '%s'", r.out);
+    cli_result_free(&r);
+}
+
 /* JSON Lines output is valid UTF-8: bytes of the time column that are not become U+FFFD. */
 static void jsonl_time_text_is_utf8(void)
 {
@@ -950,6 +1028,7 @@ int main(void)
     RUN(many_columns);
     RUN(write_failure);
     RUN(output_onto_input_is_refused);
+    RUN(failed_job_keeps_output);
     RUN(jsonl_time_text_is_utf8);
     RUN(long_line_through_a_pipe);
     RUN(bad_cell_messages);

@@ -7,6 +7,8 @@ SANITIZE_BUILD ?= build-sanitize
 JOBS ?= $(shell nproc)
 MODELS := .cache/models
 DEMO_OUT ?= annotated
+# ON turns compiler warnings into errors (CI sets it).
+WERROR ?= OFF
 
 .PHONY: all deps models build demo test test-sanitize test-aarch64 clean
 
@@ -19,7 +21,7 @@ models: deps
 	@scripts/fetch-models.sh $(MODELS)
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVERGE_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # Runs the main job on bundled real photos and a real video.
@@ -36,7 +38,8 @@ test: build models
 	@$(MAKE) --no-print-directory test-sanitize
 
 test-sanitize: deps models
-	@cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVERGE_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVERGE_SANITIZE=ON \
+	    -DVERGE_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(SANITIZE_BUILD) -j $(JOBS)
 	cd $(SANITIZE_BUILD) && ctest --output-on-failure -j $(JOBS)
 

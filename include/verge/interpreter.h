@@ -84,6 +84,21 @@ verge_status verge_interpreter_create(const verge_model *model,
 verge_status verge_interpreter_resize_input(verge_interpreter *interpreter, int index, int rank,
                                             const int32_t *dims);
 
+/* The node where a create, resize or invoke failed. */
+typedef struct verge_node_failure {
+    int graph;         /* 0: the main graph; > 0: an IF branch; -1: the failure was not at a node */
+    int node;          /* node index in that graph; -1 with graph -1 */
+    char reason[512];  /* the node's own message, without the model path and node in front */
+} verge_node_failure;
+
+/*
+ * Reports where the last verge_interpreter_create(),
+ * verge_interpreter_resize_input() or verge_interpreter_invoke() of the
+ * calling thread stopped, when it failed at a node. Inside an IF branch this
+ * is the branch's node, not the IF. verge_error_message() has the full text.
+ */
+void verge_interpreter_last_failure(verge_node_failure *failure);
+
 /* Frees an interpreter. NULL is allowed. The model must outlive it. */
 void verge_interpreter_destroy(verge_interpreter *interpreter);
 

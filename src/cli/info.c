@@ -5,6 +5,7 @@
  * when there is one, or when preparing the model fails.
  */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +21,17 @@
 
 enum { MAX_OP_KINDS = 512, MAX_PROBLEMS = 256, NUM_DTYPES = VERGE_DTYPE_FLOAT64 + 1 };
 
+enum { OP_LABEL_SIZE = 64 };
+
 typedef struct op_count {
-    const char *name;
+    char name[OP_LABEL_SIZE];
     int count;
 } op_count;
 
 typedef struct problem {
     int graph;
     int node;
-    const char *op;
+    char op[OP_LABEL_SIZE];
     char reason[512];
 } problem;
 
@@ -42,15 +45,25 @@ typedef struct model_report {
     int total_problems;
     size_t arena;
     char prepare_error[1024];     /* empty when the interpreter was created */
+    verge_interpreter *interpreter; /* the prepared model, or NULL */
 } model_report;
 
-static const char *op_label(const verge_node *node)
+/*
+ * Writes the operator's name into label: TFLite's builtin name, the custom
+ * code, or "UNKNOWN(code)" for a builtin code this build has no name for,
+ * so that two unknown operators stay apart.
+ */
+static void op_label(const verge_node *node, char label[OP_LABEL_SIZE])
 {
     const char *name = verge_op_name(node->op);
 
     if (node->op == VERGE_OP_CUSTOM)
-        return node->custom_name != NULL ? node->custom_name : "CUSTOM";
-    return name != NULL ? name : "UNKNOWN";
+        snprintf(label, OP_LABEL_SIZE, "%s", node->custom_name != NULL ? node->custom_name
+                                                                      : "CUSTOM");
+    else if (name != NULL)
+        snprintf(label, OP_LABEL_SIZE, "%s", name);
+    else
+        snprintf(label, OP_LABEL_SIZE, "UNKNOWN(%d)", node->op);
 }
 
 static void count_op(model_report *report, const char *name)
@@ -61,20 +74,80 @@ static void count_op(model_report *report, const char *name)
             return;
         }
     }
-    if (report->num_ops < MAX_OP_KINDS)
-        report->ops[report->num_ops++] = (op_count){name, 1};
+    if (report->num_ops < MAX_OP_KINDS) {
+        snprintf(report->ops[report->num_ops].name, OP_LABEL_SIZE, "%s", name);
+        report->ops[report->num_ops++].count = 1;
+    }
 }
 
 static void add_problem(model_report *report, int graph, int node, const char *op,
                         const char *reason)
 {
+    problem *p;
+
     report->total_problems++;
     if (report->num_problems == MAX_PROBLEMS)
         return;
-    report->problems[report->num_problems] = (problem){.graph = graph, .node = node, .op = op};
-    snprintf(report->problems[report->num_problems].reason,
-             sizeof(report->problems[0].reason), "%s", reason);
+    p = &report->problems[report->num_problems];
+    p->graph = graph;
+    p->node = node;
+    snprintf(p->op, sizeof(p->op), "%s", op);
+    snprintf(p->reason, sizeof(p->reason), "%s", reason);
     report->num_problems++;
+}
+
+/* Orders constant tensors by data address, then size, so that shared data sits together. */
+static int compare_constants(const void *a, const void *b)
+{
+    const verge_tensor *x = *(const verge_tensor *const *)a;
+    const verge_tensor *y = *(const verge_tensor *const *)b;
+    uintptr_t dx = (uintptr_t)x->data, dy = (uintptr_t)y->data;
+
+    if (dx != dy)
+        return dx < dy ? -1 : 1;
+    if (x->bytes != y->bytes)
+        return x->bytes < y->bytes ? -1 : 1;
+    return (int)x->dtype - (int)y->dtype;
+}
+
+/*
+ * Adds up the constant tensors of every graph by dtype. Tensors that share
+ * one buffer (a file may point several tensors, in one graph or in IF
+ * branches, at the same data) count once.
+ */
+static void count_parameters(const verge_model *model, model_report *report)
+{
+    const verge_tensor **constants;
+    size_t total = 0, count = 0;
+
+    for (int g = 0; g < model->num_graphs; g++)
+        total += (size_t)model->graphs[g].num_tensors;
+    constants = malloc(sizeof(*constants) * (total + 1));
+    if (constants == NULL) {
+        fprintf(stderr, "verge info: out of memory, so the parameter counts are left out\n");
+        return;
+    }
+    for (int g = 0; g < model->num_graphs; g++) {
+        for (int t = 0; t < model->graphs[g].num_tensors; t++) {
+            const verge_tensor *tensor = &model->graphs[g].tensors[t];
+
+            if (tensor->storage == VERGE_STORAGE_CONSTANT && (int)tensor->dtype < NUM_DTYPES)
+                constants[count++] = tensor;
+        }
+    }
+    qsort(constants, count, sizeof(*constants), compare_constants);
+
+    for (size_t i = 0; i < count; i++) {
+        const verge_tensor *tensor = constants[i];
+        size_t size = verge_dtype_size(tensor->dtype);
+
+        if (i > 0 && tensor->data != NULL && compare_constants(&constants[i - 1], &tensor) == 0)
+            continue;
+        report->param_bytes[tensor->dtype] += tensor->bytes;
+        if (size > 0)
+            report->params[tensor->dtype] += tensor->bytes / size;
+    }
+    free(constants);
 }
 
 static void build_report(const verge_model *model, const verge_interpreter_options *options,
@@ -87,8 +160,9 @@ static void build_report(const verge_model *model, const verge_interpreter_optio
 
         for (int n = 0; n < graph->num_nodes; n++) {
             const verge_node *node = &graph->nodes[n];
-            const char *name = op_label(node);
+            char name[OP_LABEL_SIZE];
 
+            op_label(node, name);
             count_op(report, name);
             if (node->op == VERGE_OP_IF || verge_kernel_find(node->op, node->custom_name) != NULL)
                 continue;
@@ -97,28 +171,48 @@ static void build_report(const verge_model *model, const verge_interpreter_optio
             else
                 add_problem(report, g, n, name, "operator without a kernel in this build");
         }
-        for (int t = 0; t < graph->num_tensors; t++) {
-            const verge_tensor *tensor = &graph->tensors[t];
-            size_t size = verge_dtype_size(tensor->dtype);
-
-            if (tensor->storage != VERGE_STORAGE_CONSTANT || (int)tensor->dtype >= NUM_DTYPES)
-                continue;
-            report->param_bytes[tensor->dtype] += tensor->bytes;
-            if (size > 0)
-                report->params[tensor->dtype] += tensor->bytes / size;
-        }
     }
+    count_parameters(model, report);
 
-    /* Kernels exist for every node: shapes, dtypes and parameters are checked by preparing. */
+    /*
+     * Kernels exist for every node: shapes, dtypes and parameters are checked
+     * by preparing. A kernel that cannot run its node (an int8 input, a
+     * SIGN_BIT activation) fails with VERGE_STATUS_UNSUPPORTED and names the
+     * node, which is then listed as unsupported. Preparation stops there, so
+     * it is the first such node in execution order.
+     */
     if (report->total_problems == 0) {
-        if (verge_interpreter_create(model, options, &interpreter) == VERGE_OK) {
+        verge_status status = verge_interpreter_create(model, options, &interpreter);
+        verge_node_failure failure;
+
+        verge_interpreter_last_failure(&failure);
+        if (status == VERGE_OK) {
             report->arena = verge_interpreter_arena_size(interpreter);
-            verge_interpreter_destroy(interpreter);
+            report->interpreter = interpreter;
+        } else if (status == VERGE_STATUS_UNSUPPORTED && failure.graph >= 0 &&
+                   failure.graph < model->num_graphs &&
+                   failure.node < model->graphs[failure.graph].num_nodes) {
+            char op[OP_LABEL_SIZE];
+
+            op_label(&model->graphs[failure.graph].nodes[failure.node], op);
+            add_problem(report, failure.graph, failure.node, op, failure.reason);
         } else {
             snprintf(report->prepare_error, sizeof(report->prepare_error), "%s",
                      verge_error_message());
         }
     }
+}
+
+/* Input or output `index` of the main graph, with the prepared shape when there is one. */
+static const verge_tensor *main_tensor(const verge_model *model, const model_report *report,
+                                       bool input, int index)
+{
+    const verge_graph *main = &model->graphs[0];
+
+    if (report->interpreter != NULL)
+        return input ? verge_interpreter_input(report->interpreter, index)
+                     : verge_interpreter_output(report->interpreter, index);
+    return &main->tensors[input ? main->inputs[index] : main->outputs[index]];
 }
 
 static void print_tensor_text(const verge_tensor *tensor, int index)
@@ -150,10 +244,10 @@ static void print_text(const verge_model *model, const model_report *report)
 
     printf("inputs:\n");
     for (int i = 0; i < main->num_inputs; i++)
-        print_tensor_text(&main->tensors[main->inputs[i]], i);
+        print_tensor_text(main_tensor(model, report, true, i), i);
     printf("outputs:\n");
     for (int i = 0; i < main->num_outputs; i++)
-        print_tensor_text(&main->tensors[main->outputs[i]], i);
+        print_tensor_text(main_tensor(model, report, false, i), i);
 
     printf("operators:\n");
     for (int i = 0; i < report->num_ops; i++)
@@ -217,13 +311,13 @@ static void print_json(const verge_model *model, const model_report *report)
     for (int i = 0; i < main->num_inputs; i++) {
         if (i)
             fputc(',', stdout);
-        print_tensor_json(&main->tensors[main->inputs[i]]);
+        print_tensor_json(main_tensor(model, report, true, i));
     }
     fputs("],\"outputs\":[", stdout);
     for (int i = 0; i < main->num_outputs; i++) {
         if (i)
             fputc(',', stdout);
-        print_tensor_json(&main->tensors[main->outputs[i]]);
+        print_tensor_json(main_tensor(model, report, false, i));
     }
     fputs("],\"operators\":{", stdout);
     for (int i = 0; i < report->num_ops; i++) {
@@ -267,8 +361,9 @@ static void print_help(FILE *out)
     fprintf(out,
             "usage: verge info MODEL [--json] [--input-shape NAME=D0,D1,...]...\n"
             "\n"
-            "Prints the model's inputs and outputs, operator counts, parameters by type, the\n"
-            "planned activation arena and every operator this build cannot run.\n"
+            "Prints the model's inputs and outputs (with the shapes that --input-shape gives\n"
+            "and the output shapes that follow from them), operator counts, parameters by\n"
+            "type, the planned activation arena and every operator this build cannot run.\n"
             "Exits with 1 when an operator is unsupported or the model cannot be prepared.\n"
             "\n"
             "options:\n"
@@ -329,12 +424,10 @@ int verge_cmd_info(int argc, char **argv)
         fprintf(stderr, "verge info: %s\n", verge_error_message());
         return 1;
     }
-    for (int i = 0; i < num_shapes; i++) {
-        if (model_args_parse_input_shape("verge info", &model->graphs[0], shape_texts[i],
-                                         &shapes[i]) != 0) {
-            verge_model_free(model);
-            return 2;
-        }
+    if (model_args_parse_input_shapes("verge info", &model->graphs[0], shape_texts, num_shapes,
+                                      shapes) != 0) {
+        verge_model_free(model);
+        return 2;
     }
     options.input_shapes = shapes;
     options.num_input_shapes = num_shapes;
@@ -350,10 +443,11 @@ int verge_cmd_info(int argc, char **argv)
         print_json(model, report);
     else
         print_text(model, report);
-    if (report->prepare_error[0] != '\0' && num_shapes == 0)
+    if (report->prepare_error[0] != '\0' && num_shapes == 0 && model->graphs[0].num_inputs > 0)
         fprintf(stderr, "verge info: if an input takes data of any size (audio of any length, "
                         "for example), give its size with --input-shape NAME=D0,D1,...\n");
     result = report->total_problems == 0 && report->prepare_error[0] == '\0' ? 0 : 1;
+    verge_interpreter_destroy(report->interpreter);
     free(report);
     verge_model_free(model);
     return result;

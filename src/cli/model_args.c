@@ -68,6 +68,24 @@ int model_args_parse_input_shape(const char *command, const verge_graph *graph, 
     return 0;
 }
 
+int model_args_parse_input_shapes(const char *command, const verge_graph *graph,
+                                  const char *const *texts, int count, verge_input_shape *shapes)
+{
+    for (int i = 0; i < count; i++) {
+        if (model_args_parse_input_shape(command, graph, texts[i], &shapes[i]) != 0)
+            return -1;
+        for (int j = 0; j < i; j++) {
+            if (shapes[j].index == shapes[i].index) {
+                fprintf(stderr, "%s: --input-shape '%s' and '%s' both give the shape of input "
+                                "%d; give it once\n", command, texts[j], texts[i],
+                        shapes[i].index);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 int model_inputs_add_path(const char *command, model_inputs *inputs, const char *path)
 {
     if (inputs->num_paths == MODEL_ARGS_MAX_INPUTS) {
@@ -108,12 +126,10 @@ int model_inputs_load(const char *command, model_inputs *inputs, const verge_mod
         return 2;
     }
 
-    for (inputs->num_shapes = 0; inputs->num_shapes < inputs->num_shape_texts;
-         inputs->num_shapes++) {
-        if (model_args_parse_input_shape(command, graph, inputs->shape_texts[inputs->num_shapes],
-                                         &inputs->shapes[inputs->num_shapes]) != 0)
-            return 2;
-    }
+    if (model_args_parse_input_shapes(command, graph, inputs->shape_texts,
+                                      inputs->num_shape_texts, inputs->shapes) != 0)
+        return 2;
+    inputs->num_shapes = inputs->num_shape_texts;
     for (; inputs->num_arrays < inputs->num_paths; inputs->num_arrays++) {
         int index = inputs->num_arrays;
         verge_array *array = &inputs->arrays[index];

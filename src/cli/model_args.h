@@ -32,6 +32,14 @@ typedef struct model_inputs {
 int model_args_parse_input_shape(const char *command, const verge_graph *graph, const char *text,
                                  verge_input_shape *shape);
 
+/*
+ * Parses `count` --input-shape texts with model_args_parse_input_shape()
+ * into shapes[0..count). Two texts that name one input are an error.
+ * Prints a message and returns -1 on error.
+ */
+int model_args_parse_input_shapes(const char *command, const verge_graph *graph,
+                                  const char *const *texts, int count, verge_input_shape *shapes);
+
 /* Record one --input FILE or --input-shape TEXT. Past the limit, print a message and return -1. */
 int model_inputs_add_path(const char *command, model_inputs *inputs, const char *path);
 int model_inputs_add_shape(const char *command, model_inputs *inputs, const char *text);

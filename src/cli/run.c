@@ -237,66 +237,127 @@ static void print_summaries(const verge_interpreter *interpreter)
     }
 }
 
-/* Compares every output with DIR/output_<i>.npy; returns the number that failed, or -1. */
+static bool is_float(verge_dtype dtype)
+{
+    return dtype == VERGE_DTYPE_FLOAT32 || dtype == VERGE_DTYPE_FLOAT64;
+}
+
+/* Prints the JSON line of an output that could not be compared, and the reason on stderr. */
+static void print_not_compared(int index, const verge_tensor *out, const char *reason)
+{
+    fprintf(stderr, "verge run: output %d '%s': %s\n", index, out->name, reason);
+    printf("{\"output\":%d,\"name\":", index);
+    json_write_string(stdout, out->name);
+    fputs(",\"error\":", stdout);
+    json_write_string(stdout, reason);
+    fputs(",\"pass\":false}\n", stdout);
+}
+
+/*
+ * Compares output `index` with the reference file at `path`. The reference
+ * must have the output's shape, and its dtype, except that float32 and
+ * float64 compare with each other. Prints one JSON line and returns true
+ * when the output passes.
+ */
+static bool compare_output(int index, const verge_tensor *out, const char *path,
+                           const run_options *options)
+{
+    char reason[4096 + 256], a[96], b[96];
+    verge_array ref;
+    size_t count = verge_tensor_count(out);
+    double max_diff = 0, max_ref = 0, allowed;
+    bool pass;
+
+    if (verge_npy_read(path, &ref) != VERGE_OK) {
+        print_not_compared(index, out, verge_error_message());
+        return false;
+    }
+    if (ref.rank != out->rank ||
+        memcmp(ref.dims, out->dims, sizeof(out->dims[0]) * (size_t)out->rank) != 0) {
+        snprintf(reason, sizeof(reason), "the reference %s has shape %s, but the output has shape %s",
+                 path, verge_shape_str(ref.dims, ref.rank, a, sizeof(a)),
+                 verge_shape_str(out->dims, out->rank, b, sizeof(b)));
+        verge_array_free(&ref);
+        print_not_compared(index, out, reason);
+        return false;
+    }
+    if (ref.dtype != out->dtype && !(is_float(ref.dtype) && is_float(out->dtype))) {
+        snprintf(reason, sizeof(reason), "the reference %s is %s, but the output is %s", path,
+                 verge_dtype_name(ref.dtype), verge_dtype_name(out->dtype));
+        verge_array_free(&ref);
+        print_not_compared(index, out, reason);
+        return false;
+    }
+
+    for (size_t i = 0; i < count; i++) {
+        double x = element(out->dtype, out->data, i);
+        double r = element(ref.dtype, ref.data, i);
+        double diff = fabs(x - r);
+
+        /* NaN where the reference has none (or the other way round) fails the output. */
+        if (isnan(x) != isnan(r))
+            diff = INFINITY;
+        else if (isnan(x))
+            diff = 0;
+        if (diff > max_diff)
+            max_diff = diff;
+        if (fabs(r) > max_ref)
+            max_ref = fabs(r);
+    }
+    verge_array_free(&ref);
+
+    allowed = options->atol + options->rtol * max_ref;
+    pass = max_diff <= allowed;
+    printf("{\"output\":%d,\"name\":", index);
+    json_write_string(stdout, out->name);
+    fputs(",\"max_abs_diff\":", stdout);
+    json_write_number(stdout, max_diff, 6);
+    fputs(",\"max_abs_ref\":", stdout);
+    json_write_number(stdout, max_ref, 6);
+    fputs(",\"allowed\":", stdout);
+    json_write_number(stdout, allowed, 6);
+    printf(",\"pass\":%s}\n", pass ? "true" : "false");
+    return pass;
+}
+
+/*
+ * Compares every output with DIR/output_<i>.npy, one JSON line each, and
+ * returns the number that failed: beyond the tolerance, or with a
+ * reference that is missing, unreadable or of another shape or dtype.
+ */
 static int compare_outputs(const verge_interpreter *interpreter, const run_options *options)
 {
     int failed = 0;
 
     for (int o = 0; o < verge_interpreter_output_count(interpreter); o++) {
-        const verge_tensor *out = verge_interpreter_output(interpreter, o);
         char path[4096];
-        verge_array ref;
-        size_t count = verge_tensor_count(out), ref_count = 1;
-        double max_diff = 0, max_ref = 0, allowed;
-        bool pass;
 
         snprintf(path, sizeof(path), "%s/output_%d.npy", options->compare_dir, o);
-        if (verge_npy_read(path, &ref) != VERGE_OK) {
-            fprintf(stderr, "verge run: %s\n", verge_error_message());
-            return -1;
-        }
-        for (int d = 0; d < ref.rank; d++)
-            ref_count *= (size_t)ref.dims[d];
-        if (ref_count != count) {
-            char a[96], b[96];
-
-            fprintf(stderr, "verge run: %s has shape %s, but output %d '%s' has shape %s\n", path,
-                    verge_shape_str(ref.dims, ref.rank, a, sizeof(a)), o, out->name,
-                    verge_shape_str(out->dims, out->rank, b, sizeof(b)));
-            verge_array_free(&ref);
-            return -1;
-        }
-        for (size_t i = 0; i < count; i++) {
-            double x = element(out->dtype, out->data, i);
-            double r = element(ref.dtype, ref.data, i);
-            double diff = fabs(x - r);
-
-            /* NaN where the reference has none (or the other way round) fails the output. */
-            if (isnan(x) != isnan(r))
-                diff = INFINITY;
-            else if (isnan(x))
-                diff = 0;
-            if (diff > max_diff)
-                max_diff = diff;
-            if (fabs(r) > max_ref)
-                max_ref = fabs(r);
-        }
-        verge_array_free(&ref);
-
-        allowed = options->atol + options->rtol * max_ref;
-        pass = max_diff <= allowed;
-        failed += !pass;
-        printf("{\"output\":%d,\"name\":", o);
-        json_write_string(stdout, out->name);
-        fputs(",\"max_abs_diff\":", stdout);
-        json_write_number(stdout, max_diff, 6);
-        fputs(",\"max_abs_ref\":", stdout);
-        json_write_number(stdout, max_ref, 6);
-        fputs(",\"allowed\":", stdout);
-        json_write_number(stdout, allowed, 6);
-        printf(",\"pass\":%s}\n", pass ? "true" : "false");
+        if (!compare_output(o, verge_interpreter_output(interpreter, o), path, options))
+            failed++;
     }
     return failed;
+}
+
+/*
+ * After a failed preparation, names the inputs that took the shape of their
+ * .npy file instead of the model's, since that is often why it failed.
+ */
+static void print_resized_inputs(const model_inputs *inputs, const verge_model *model)
+{
+    const verge_graph *graph = &model->graphs[0];
+
+    for (int s = inputs->num_shape_texts; s < inputs->num_shapes; s++) {
+        const verge_input_shape *shape = &inputs->shapes[s];
+        const verge_tensor *declared = &graph->tensors[graph->inputs[shape->index]];
+        char a[96], b[96];
+
+        fprintf(stderr, "verge run: note: input %d '%s' was resized to %s, the shape of %s; the "
+                        "model declares %s\n", shape->index, declared->name,
+                verge_shape_str(shape->dims, shape->rank, a, sizeof(a)),
+                inputs->paths[shape->index],
+                verge_shape_str(declared->dims, declared->rank, b, sizeof(b)));
+    }
 }
 
 /* Returns true when both paths name one existing folder (by device and inode, not by text). */
@@ -345,6 +406,7 @@ int verge_cmd_run(int argc, char **argv)
     interpreter_options.threads = options.threads;
     if (verge_interpreter_create(model, &interpreter_options, &interpreter) != VERGE_OK) {
         fprintf(stderr, "verge run: %s\n", verge_error_message());
+        print_resized_inputs(&inputs, model);
         goto done;
     }
     for (int i = 0; i < inputs.num_arrays; i++) {
@@ -366,9 +428,8 @@ int verge_cmd_run(int argc, char **argv)
         int failed = compare_outputs(interpreter, &options);
 
         if (failed != 0) {
-            if (failed > 0)
-                fprintf(stderr, "verge run: %d output(s) differ from %s beyond the tolerance\n",
-                        failed, options.compare_dir);
+            fprintf(stderr, "verge run: %d output(s) failed the comparison with %s\n", failed,
+                    options.compare_dir);
             goto done;
         }
     }

@@ -269,7 +269,8 @@ verge_status verge_npy_parse(const void *data, size_t size, const char *name, ve
                           "%s: .npy file is truncated: %zu bytes, shorter than its header", name,
                           size);
 
-    switch (bytes[6]) {
+    /* NumPy writes versions 1.0, 2.0 and 3.0 only, so a minor version other than 0 is unknown. */
+    switch (bytes[7] == 0 ? bytes[6] : 0) {
     case 1:
         header_length = (size_t)bytes[8] | (size_t)bytes[9] << 8;
         header_start = 10;

@@ -26,6 +26,7 @@
  * tensors without a copy, and the chosen branch's outputs are copied into
  * the IF node's outputs.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -111,10 +112,30 @@ static const char *node_op_name(const verge_node *node)
     return name != NULL ? name : "unknown operator";
 }
 
+/* The node at which the last failing create, resize or invoke of this thread stopped. */
+static _Thread_local verge_node_failure last_failure = {.graph = -1, .node = -1};
+
+static void forget_failure(void)
+{
+    last_failure.graph = -1;
+    last_failure.node = -1;
+    last_failure.reason[0] = '\0';
+}
+
+/*
+ * Puts the model path and the node in front of the error message. The first
+ * call after forget_failure() is the innermost node (an IF passes its
+ * branch's failure up), so that one is recorded with the message as it was.
+ */
 static verge_status node_failure(const graph_runner *r, int index, verge_status status)
 {
     const verge_node *node = &r->nodes[index];
 
+    if (last_failure.graph < 0) {
+        last_failure.graph = r->graph_index;
+        last_failure.node = index;
+        snprintf(last_failure.reason, sizeof(last_failure.reason), "%s", verge_error_message());
+    }
     if (r->graph_index == 0)
         return verge_fail_prefix(status, "%s: node %d (%s)", verge_model_path(r->model), index,
                                  node_op_name(node));
@@ -849,6 +870,7 @@ verge_status verge_interpreter_create(const verge_model *model,
     verge_status status;
 
     *interpreter = NULL;
+    forget_failure();
     if (model == NULL)
         return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "no model given");
     if (options == NULL)
@@ -919,6 +941,7 @@ verge_status verge_interpreter_resize_input(verge_interpreter *it, int index, in
     verge_tensor saved;
     verge_status status;
 
+    forget_failure();
     if (index < 0 || index >= r->graph->num_inputs)
         return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
                           "%s: input index %d is out of range; the model has %d inputs",
@@ -986,5 +1009,11 @@ size_t verge_interpreter_arena_size(const verge_interpreter *it)
 
 verge_status verge_interpreter_invoke(verge_interpreter *it)
 {
+    forget_failure();
     return runner_run(it->main);
+}
+
+void verge_interpreter_last_failure(verge_node_failure *failure)
+{
+    *failure = last_failure;
 }

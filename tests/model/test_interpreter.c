@@ -255,6 +255,7 @@ static void if_runs_the_chosen_branch(void)
     test_model main_graph, then_graph, else_graph;
     verge_graph graphs[3];
     verge_interpreter *it = NULL;
+    verge_node_failure failure;
     int32_t if_io[3] = {1, 0, 2};
 
     /* Main: inputs t0 (float [4]) and t1 (bool [1]); IF(t1, t0) -> t2. */
@@ -309,11 +310,37 @@ static void if_runs_the_chosen_branch(void)
     }
     verge_interpreter_destroy(it);
 
+    /* A node of a branch that cannot run is reported as that node, not as the IF. */
+    then_graph.nodes[0].op = VERGE_OP_CUSTOM;
+    then_graph.nodes[0].custom_name = "NoSuchOp";
+    graphs[1] = then_graph.graph;
+    CHECK_STATUS(verge_interpreter_create(&main_graph.model, NULL, &it),
+                 VERGE_STATUS_UNSUPPORTED);
+    verge_interpreter_last_failure(&failure);
+    CHECK_EQ_INT(failure.graph, 1);
+    CHECK_EQ_INT(failure.node, 0);
+    CHECK_MSG(strstr(failure.reason, "'NoSuchOp'") != NULL, "reason: %s", failure.reason);
+    CHECK_MSG(strstr(failure.reason, "node") == NULL, "reason: %s", failure.reason);
+    CHECK_MSG(strstr(verge_error_message(), "node 0 (IF)") != NULL, "message: %s",
+              verge_error_message());
+
     /* A branch that names the main graph would recurse: rejected, not followed. */
+    then_graph.nodes[0].op = VERGE_OP_RELU;
+    then_graph.nodes[0].custom_name = NULL;
+    graphs[1] = then_graph.graph;
     main_graph.nodes[0].params.if_graphs.else_graph = 0;
     graphs[0] = main_graph.graph;
     CHECK_STATUS(verge_interpreter_create(&main_graph.model, NULL, &it),
                  VERGE_STATUS_INVALID_MODEL);
+    verge_interpreter_last_failure(&failure);
+    CHECK_EQ_INT(failure.graph, 0);
+    CHECK_EQ_INT(failure.node, 0);
+
+    /* A failure before the first node names no node. */
+    CHECK_STATUS(verge_interpreter_create(NULL, NULL, &it), VERGE_STATUS_INVALID_ARGUMENT);
+    verge_interpreter_last_failure(&failure);
+    CHECK_EQ_INT(failure.graph, -1);
+    CHECK_EQ_INT(failure.node, -1);
 }
 
 int main(void)

@@ -11,6 +11,12 @@
  *     standard input   "-", for a stream piped in (MPEG-TS, Matroska, MJPEG,
  *                      images; not MP4 with its index at the end)
  *
+ * An input that contains exactly one picture (a file, piped or downloaded) is
+ * a still image. JPEGs back to back (an MJPEG recording) are a video. Video
+ * frames are turned as the stream's display matrix specifies (multiples of 90
+ * degrees and mirroring, which the ffmpeg command applies too), so a phone's
+ * portrait video comes out upright.
+ *
  *     verge_source *source;
  *     verge_frame frame;
  *     if (verge_source_open("clip.mp4", NULL, &source) != VERGE_OK)
@@ -112,7 +118,7 @@ void verge_source_options_init(verge_source_options *options);
 typedef struct verge_source_info {
     verge_source_kind kind;
     bool is_still;      /* true for a still image (kind VERGE_SOURCE_IMAGE) */
-    int width;          /* pixels, as the container declares at open; frames may differ */
+    int width;          /* pixels at open, after the display turn (frames may differ) */
     int height;
     double fps;         /* frames per second; 0 when unknown and for still images */
     double duration;    /* seconds; 0 when unknown (live streams, stdin) */

@@ -15,9 +15,11 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/detector.h"
+#include "cli/options.h"
 #include "verge/interpreter.h"
 #include "verge/media.h"
 #include "verge/model.h"
@@ -79,6 +81,11 @@ static void print_help(FILE *out)
         const verge_head_spec *spec = verge_head_preset(i);
         fprintf(out, "    %s\n        %s\n", spec->name, spec->description);
     }
+    fprintf(out,
+            "\n"
+            "Exit status: 0 when every source was processed, 1 when one failed (the others\n"
+            "are still processed), 2 on a usage error, 130 when stopped by Ctrl-C or\n"
+            "SIGTERM (the annotated video being written is finished first).\n");
 }
 
 static int parse_number(const char *text, const char *option, double min, double max,
@@ -251,6 +258,20 @@ static int split_arguments(int argc, char **argv, detect_options *options, char 
     return num_positional;
 }
 
+/*
+ * Reads the file status of the file behind a source: standard input for "-",
+ * and the path after "file:", which is how FFmpeg's file protocol reads it.
+ * Returns 0 on success, like stat().
+ */
+static int source_stat(const char *uri, struct stat *info)
+{
+    if (strcmp(uri, "-") == 0)
+        return fstat(STDIN_FILENO, info);
+    if (strncmp(uri, "file:", 5) == 0)
+        return stat(uri + 5, info);
+    return stat(uri, info);
+}
+
 /* Returns true when `path` exists and is the same file as one of the sources. */
 static bool overwrites_source(const detector *d, const char *path)
 {
@@ -259,7 +280,8 @@ static bool overwrites_source(const detector *d, const char *path)
     if (stat(path, &out) != 0)
         return false;
     for (int i = 0; i < d->num_sources; i++) {
-        if (stat(d->sources[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+        if (source_stat(d->sources[i], &in) == 0 && in.st_dev == out.st_dev &&
+            in.st_ino == out.st_ino)
             return true;
     }
     return false;
@@ -353,7 +375,8 @@ static int run_source(detector *d, const char *uri)
     verge_source_options_init(&source_options);
     source_options.every = options->every;
     source_options.max_frames = options->max_frames;
-    source_options.threads = options->threads;
+    /* FFmpeg warns about more than 16 decoder threads, which decoding cannot use. */
+    source_options.threads = options->threads < 16 ? options->threads : 16;
     if (verge_source_open(uri, &source_options, &source) != VERGE_OK) {
         fprintf(stderr, "verge detect: %s\n", verge_error_message());
         free(detections);
@@ -374,8 +397,14 @@ static int run_source(detector *d, const char *uri)
     for (;;) {
         verge_frame frame;
         size_t count = 0;
-        double timing[4], start = now_ms();
-        verge_status status = verge_source_read(source, &frame);
+        double timing[4], start;
+        verge_status status;
+
+        /* Ctrl-C ends a camera or stream here, so that its annotated MP4 is finished. */
+        if (cli_stop_requested)
+            break;
+        start = now_ms();
+        status = verge_source_read(source, &frame);
 
         if (status == VERGE_STATUS_END_OF_STREAM)
             break;
@@ -410,6 +439,10 @@ static int run_source(detector *d, const char *uri)
         } else {
             if (writer == NULL) {
                 double fps = info->fps > 0 ? info->fps / options->every : 25.0;
+
+                /* The writer takes up to 1000 fps, so high-speed camera video plays slower. */
+                if (fps > 1000)
+                    fps = 1000;
                 status = verge_video_writer_open(out_path, frame.image.width, frame.image.height,
                                                  fps, &writer);
             }
@@ -421,7 +454,7 @@ static int run_source(detector *d, const char *uri)
             goto done;
         }
     }
-    if (frames == 0) {
+    if (frames == 0 && !cli_stop_requested) {
         fprintf(stderr, "verge detect: %s: no frame could be decoded%s\n", uri,
                 strcmp(uri, "-") == 0 ? " (MP4 cannot be read from a pipe: send MPEG-TS, "
                                         "Matroska or MJPEG)" : "");
@@ -515,9 +548,19 @@ int verge_cmd_detect(int argc, char **argv)
     }
     d.sources = positional + 1;
     d.num_sources = count - 1;
-    for (int i = 1; i < count && !d.output_failed; i++)
+    /*
+     * SIGINT and SIGTERM stop after the current frame, and a closed standard
+     * output becomes a write error instead of SIGPIPE. In both cases the
+     * annotated video being written is finished, so it stays playable.
+     */
+    cli_catch_stop_signals();
+    for (int i = 1; i < count && !d.output_failed && !cli_stop_requested; i++)
         failures += run_source(&d, positional[i]);
     detector_close(&d);
     free(positional);
+    if (cli_stop_requested) {
+        fprintf(stderr, "verge detect: stopped by a signal\n");
+        return 130;
+    }
     return failures == 0 ? 0 : 1;
 }

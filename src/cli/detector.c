@@ -1,3 +1,4 @@
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -169,7 +170,8 @@ void cli_write_frame_json(FILE *out, const char *job_id, const char *uri, const 
     }
     json_write_string(out, uri);
     fprintf(out, ",\"frame\":%lld,\"time\":", (long long)frame->index);
-    json_write_number(out, frame->time, 6);
+    /* Microseconds at any length: a fixed count of digits would blur the times of long streams. */
+    json_write_number(out, round(frame->time * 1e6) / 1e6, 15);
     fprintf(out, ",\"width\":%d,\"height\":%d,\"detections\":[", frame->image.width,
             frame->image.height);
     for (size_t i = 0; i < count; i++) {

@@ -7,6 +7,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/dict.h>
+#include <libavutil/display.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/mem.h>
 #include <libavutil/pixdesc.h>
@@ -45,11 +46,27 @@ struct verge_source {
 
     AVPacket *packet;
     AVFrame *frame;
+    AVPacket *ahead[2];     /* packets read while classifying, sent to the decoder first */
+    int ahead_count;
+    int ahead_next;
 
     struct SwsContext *scaler;
     scaler_key key;
     uint8_t *pixels;        /* av_malloc'ed RGB buffer behind `image` */
     verge_image image;
+
+    /*
+     * Display orientation from the stream's display matrix, where phones
+     * record that upright video was stored sideways. Output pixel (x, y)
+     * comes from the decoded frame at (y, x) when `transpose`, else (x, y),
+     * then mirrored across the decoded frame when flip_x / flip_y.
+     */
+    bool turn;
+    bool transpose;
+    bool flip_x;
+    bool flip_y;
+    uint8_t *decoded_pixels; /* av_malloc'ed RGB buffer behind `decoded_image`, when turning */
+    verge_image decoded_image;
 
     int64_t decoded;        /* frames out of the decoder */
     int64_t delivered;      /* frames returned to the caller */
@@ -166,6 +183,8 @@ static verge_status source_classify(verge_source *source, const char *forced_for
         if (S_ISDIR(info.st_mode))
             return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
                               "%s: is a directory; give an image or video file", uri);
+        if (S_ISREG(info.st_mode) && info.st_size == 0)
+            return verge_fail(VERGE_STATUS_INVALID_DATA, "%s: the file is empty (0 bytes)", uri);
         if (S_ISCHR(info.st_mode)) {
             source->info.kind = VERGE_SOURCE_CAMERA;
             if (forced_format == NULL)
@@ -380,13 +399,6 @@ static verge_status source_open_input(verge_source *source, const verge_source_o
             verge_log(VERGE_LOG_WARNING, "%s: input option '%s' was not used by %s", source->uri,
                       entry->key, source->demuxer->iformat->name);
 
-    /* A file read by an image demuxer contains one picture; standard input may carry many. */
-    if (source->info.kind == VERGE_SOURCE_VIDEO &&
-        (source->buffer != NULL || strcmp(source->uri, "-") != 0) &&
-        demuxer_reads_still_images(source->demuxer->iformat))
-        source->info.kind = VERGE_SOURCE_IMAGE;
-    source->info.is_still = source->info.kind == VERGE_SOURCE_IMAGE;
-
     source->max_pixels = options->max_pixels > 0 ? options->max_pixels : VERGE_DEFAULT_MAX_PIXELS;
     source_arm_deadline(source);
     error = source_find_stream_info(source);
@@ -399,6 +411,111 @@ static verge_status source_open_input(verge_source *source, const verge_source_o
 cleanup:
     av_dict_free(&dictionary);
     return status;
+}
+
+/* Returns the stream's display matrix (nine 16.16 and 2.30 fixed-point numbers), or NULL. */
+static const int32_t *stream_display_matrix(const AVStream *stream)
+{
+#if LIBAVCODEC_VERSION_INT >= AV_VERSION_INT(60, 30, 100)
+    const AVPacketSideData *side =
+        av_packet_side_data_get(stream->codecpar->coded_side_data,
+                                stream->codecpar->nb_coded_side_data, AV_PKT_DATA_DISPLAYMATRIX);
+
+    return side != NULL && side->size >= 9 * sizeof(int32_t) ? (const int32_t *)side->data : NULL;
+#else
+    size_t size = 0;
+    const uint8_t *data = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size);
+
+    return data != NULL && size >= 9 * sizeof(int32_t) ? (const int32_t *)data : NULL;
+#endif
+}
+
+/*
+ * Reads how the frames are to be shown: turned by a multiple of 90 degrees
+ * and mirrored, with the same choices as the ffmpeg command's automatic
+ * rotation, so that frames come out as players show them. Other angles are
+ * left as decoded, with a warning.
+ */
+static void source_read_orientation(verge_source *source, const AVStream *stream)
+{
+    const int32_t *matrix = stream_display_matrix(stream);
+    double angle;
+
+    if (matrix == NULL)
+        return;
+    angle = av_display_rotation_get(matrix);
+    if (isnan(angle))
+        return;
+    /* Clockwise degrees in [0, 360), the way the ffmpeg command counts them. */
+    angle = -round(angle);
+    angle -= 360 * floor(angle / 360 + 0.9 / 360);
+
+    if (fabs(angle - 90) < 1.0) {
+        source->transpose = true;
+        source->flip_y = matrix[3] <= 0;
+    } else if (fabs(angle - 180) < 1.0) {
+        source->flip_x = matrix[0] < 0;
+        source->flip_y = matrix[4] < 0;
+    } else if (fabs(angle - 270) < 1.0) {
+        source->transpose = true;
+        source->flip_x = true;
+        source->flip_y = matrix[3] < 0;
+    } else if (fabs(angle) < 1.0) {
+        source->flip_y = matrix[4] < 0;
+    } else {
+        verge_log(VERGE_LOG_WARNING,
+                  "%s: the video is to be shown turned %.0f degrees clockwise; frames are used "
+                  "as decoded, since only multiples of 90 degrees are applied",
+                  source->uri, angle);
+    }
+    source->turn = source->transpose || source->flip_x || source->flip_y;
+}
+
+/*
+ * Decides whether the input is a still image. An image demuxer (image2 for a
+ * named file; jpeg_pipe, png_pipe, ... when FFmpeg probes the contents) reads
+ * one picture or several back to back: an MJPEG recording saved as a file,
+ * JPEGs piped into standard input, an image served over HTTP. Only an input
+ * whose video stream contains exactly one packet is a still image, so the first
+ * two packets are read here and queued for the decoder. Returns
+ * AVERROR(ENOMEM) when memory runs out, else 0. After another read error the
+ * input counts as a video, and its next read reports the error.
+ */
+static int source_classify_pictures(verge_source *source)
+{
+    int error = 0;
+
+    source->info.is_still = false;
+    if (source->info.kind == VERGE_SOURCE_CAMERA ||
+        !demuxer_reads_still_images(source->demuxer->iformat))
+        return 0;
+
+    source_arm_deadline(source);
+    while (source->ahead_count < 2) {
+        AVPacket *packet = av_packet_alloc();
+
+        if (packet == NULL)
+            return AVERROR(ENOMEM);
+        error = av_read_frame(source->demuxer, packet);
+        if (error < 0) {
+            av_packet_free(&packet);
+            break;
+        }
+        if (packet->stream_index != source->stream_index) {
+            av_packet_free(&packet);
+            continue;
+        }
+        source->ahead[source->ahead_count++] = packet;
+    }
+    if (error == AVERROR_EOF ||
+        (error < 0 && source->demuxer->pb != NULL && avio_feof(source->demuxer->pb)))
+        error = 0;
+    /* An input without any packet counts as a still image too, so its read fails clearly. */
+    if (error == 0 && source->ahead_count <= 1) {
+        source->info.kind = VERGE_SOURCE_IMAGE;
+        source->info.is_still = true;
+    }
+    return error == AVERROR(ENOMEM) ? error : 0;
 }
 
 static verge_status source_open_decoder(verge_source *source, const verge_source_options *options)
@@ -433,6 +550,11 @@ static verge_status source_open_decoder(verge_source *source, const verge_source
     for (i = 0; i < source->demuxer->nb_streams; i++)
         if ((int)i != source->stream_index)
             source->demuxer->streams[i]->discard = AVDISCARD_ALL;
+    source_read_orientation(source, stream);
+    error = source_classify_pictures(source);
+    if (error < 0)
+        return verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "%s: out of memory while reading ahead",
+                          source->uri);
 
     source->decoder = avcodec_alloc_context3(codec);
     if (source->decoder == NULL)
@@ -475,8 +597,8 @@ static void source_fill_info(verge_source *source)
     verge_source_info *info = &source->info;
     AVRational rate = stream->avg_frame_rate;
 
-    info->width = stream->codecpar->width;
-    info->height = stream->codecpar->height;
+    info->width = source->transpose ? stream->codecpar->height : stream->codecpar->width;
+    info->height = source->transpose ? stream->codecpar->width : stream->codecpar->height;
     if (rate.num <= 0 || rate.den <= 0)
         rate = stream->r_frame_rate;
     info->fps = !info->is_still && rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0.0;
@@ -615,30 +737,65 @@ static enum AVPixelFormat pixel_format_without_jpeg_range(enum AVPixelFormat for
     }
 }
 
-static verge_status source_prepare_image(verge_source *source, int width, int height)
+/* Gives `*image` (memory in `*pixels`) the size width x height, reallocating when it differs. */
+static verge_status source_prepare_image(const verge_source *source, int width, int height,
+                                         uint8_t **pixels, verge_image *image)
 {
     size_t stride, bytes;
 
-    if (source->pixels != NULL && source->image.width == width && source->image.height == height)
+    if (*pixels != NULL && image->width == width && image->height == height)
         return VERGE_OK;
 
-    av_freep(&source->pixels);
-    memset(&source->image, 0, sizeof(source->image));
+    av_freep(pixels);
+    memset(image, 0, sizeof(*image));
 
     stride = ((size_t)width * 3 + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
     if (!verge_size_mul(stride, (size_t)height, &bytes) ||
         !verge_size_add(bytes, BUFFER_PADDING, &bytes))
         return verge_fail(VERGE_STATUS_INVALID_DATA, "%s: frame size %dx%d overflows", source->uri,
                           width, height);
-    source->pixels = av_malloc(bytes);
-    if (source->pixels == NULL)
+    *pixels = av_malloc(bytes);
+    if (*pixels == NULL)
         return verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "%s: cannot allocate a %dx%d frame",
                           source->uri, width, height);
-    source->image.width = width;
-    source->image.height = height;
-    source->image.stride = stride;
-    source->image.data = source->pixels;
+    image->width = width;
+    image->height = height;
+    image->stride = stride;
+    image->data = *pixels;
     return VERGE_OK;
+}
+
+/* Copies the decoded frame `in` into `out` in the display orientation (see struct verge_source). */
+static void source_turn(const verge_source *source, const verge_image *in, verge_image *out)
+{
+    /* Tiles keep both the rows read and the rows written in cache when transposing. */
+    enum { TILE = 32 };
+
+    for (int y0 = 0; y0 < out->height; y0 += TILE) {
+        for (int x0 = 0; x0 < out->width; x0 += TILE) {
+            int y_end = y0 + TILE < out->height ? y0 + TILE : out->height;
+            int x_end = x0 + TILE < out->width ? x0 + TILE : out->width;
+
+            for (int y = y0; y < y_end; y++) {
+                uint8_t *row = out->data + (size_t)y * out->stride;
+
+                for (int x = x0; x < x_end; x++) {
+                    int in_x = source->transpose ? y : x;
+                    int in_y = source->transpose ? x : y;
+                    const uint8_t *pixel;
+
+                    if (source->flip_x)
+                        in_x = in->width - 1 - in_x;
+                    if (source->flip_y)
+                        in_y = in->height - 1 - in_y;
+                    pixel = in->data + (size_t)in_y * in->stride + (size_t)in_x * 3;
+                    row[3 * x] = pixel[0];
+                    row[3 * x + 1] = pixel[1];
+                    row[3 * x + 2] = pixel[2];
+                }
+            }
+        }
+    }
 }
 
 /*
@@ -706,17 +863,28 @@ static verge_status source_convert(verge_source *source, const AVFrame *frame)
                           source->uri, (long long)source->decoded, frame->width, frame->height,
                           MEDIA_MAX_SIDE);
 
-    status = source_prepare_image(source, frame->width, frame->height);
+    if (source->transpose)
+        status = source_prepare_image(source, frame->height, frame->width, &source->pixels,
+                                      &source->image);
+    else
+        status = source_prepare_image(source, frame->width, frame->height, &source->pixels,
+                                      &source->image);
+    if (status == VERGE_OK && source->turn)
+        status = source_prepare_image(source, frame->width, frame->height,
+                                      &source->decoded_pixels, &source->decoded_image);
     if (status != VERGE_OK)
         return status;
     status = source_prepare_scaler(source, frame);
     if (status != VERGE_OK)
         return status;
 
-    destination[0] = source->image.data;
-    destination_stride[0] = (int)source->image.stride;
+    destination[0] = source->turn ? source->decoded_image.data : source->image.data;
+    destination_stride[0] = (int)(source->turn ? source->decoded_image.stride
+                                               : source->image.stride);
     sws_scale(source->scaler, (const uint8_t *const *)frame->data, frame->linesize, 0,
               frame->height, destination, destination_stride);
+    if (source->turn)
+        source_turn(source, &source->decoded_image, &source->image);
     return VERGE_OK;
 }
 
@@ -785,6 +953,17 @@ static verge_status source_feed_decoder(verge_source *source)
 {
     char text[MEDIA_ERROR_TEXT_MAX];
     int error;
+
+    if (source->ahead_next < source->ahead_count) {
+        AVPacket **packet = &source->ahead[source->ahead_next++];
+
+        /* As below: the caller takes every frame out first, so EAGAIN does not happen here. */
+        error = avcodec_send_packet(source->decoder, *packet);
+        av_packet_free(packet);
+        if (error < 0 && error != AVERROR(EAGAIN))
+            return source_note_damage(source, error);
+        return VERGE_OK;
+    }
 
     source_arm_deadline(source);
     for (;;) {
@@ -892,8 +1071,11 @@ void verge_source_close(verge_source *source)
                   (long long)source->damaged);
     sws_freeContext(source->scaler);
     av_freep(&source->pixels);
+    av_freep(&source->decoded_pixels);
     av_frame_free(&source->frame);
     av_packet_free(&source->packet);
+    for (int i = 0; i < source->ahead_count; i++)
+        av_packet_free(&source->ahead[i]);
     avcodec_free_context(&source->decoder);
     avformat_close_input(&source->demuxer);
     if (source->avio != NULL) {

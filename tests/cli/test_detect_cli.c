@@ -3,6 +3,7 @@
  * photo with the ffmpeg command, standard input, annotated output, and the
  * errors for bad sources, bad models and bad options.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -133,6 +134,8 @@ static void frame_selection_options(void)
 {
     const char *every[] = {"detect", model, work("pan.mp4"), "--every", "4", NULL};
     const char *max[] = {"detect", "--max-frames", "3", model, work("pan.mp4"), NULL};
+    const char *threads[] = {"detect", model, work("pan.mp4"), "--max-frames", "3", "--threads",
+                             "64", NULL};
     cli_result r = cli_run(work_dir, NULL, every);
 
     CHECK_EQ_INT(r.status, 0);
@@ -143,6 +146,13 @@ static void frame_selection_options(void)
     r = cli_run(work_dir, NULL, max);
     CHECK_EQ_INT(r.status, 0);
     CHECK_EQ_INT(cli_count_lines(r.out, "{\"source\":"), 3);
+    cli_result_free(&r);
+
+    /* Many threads: the same results, and no FFmpeg warning about the decoder's count. */
+    r = cli_run(work_dir, NULL, threads);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"class\":\"face\""), 3);
+    CHECK_MSG(strlen(r.err) == 0, "stderr: %s", r.err);
     cli_result_free(&r);
 }
 
@@ -161,6 +171,229 @@ static void reads_standard_input(void)
     CHECK_EQ_INT(cli_count_lines(r.out, "{\"source\":\"-\""), 20);
     CHECK_EQ_INT(cli_count_lines(r.out, "\"class\":\"face\""), 20);
     cli_result_free(&r);
+}
+
+/* Returns the x centre of the first box on the line of frame `index`, or -1. */
+static double box_center_x(const char *out, int index)
+{
+    char key[32];
+    const char *line, *box;
+
+    snprintf(key, sizeof(key), "\"frame\":%d,", index);
+    line = strstr(out, key);
+    box = line != NULL ? strstr(line, "\"box\":[") : NULL;
+    if (box == NULL)
+        return -1;
+    {
+        char *next;
+        double x_min = strtod(box + strlen("\"box\":["), &next);
+        double x_max = strtod(strchr(next + 1, ',') + 1, NULL);
+
+        return (x_min + x_max) / 2;
+    }
+}
+
+/*
+ * A phone stores an upright video sideways and records the turn in a display
+ * matrix: pan.mp4 transposed, then marked rotate=90. Frames, sizes and boxes
+ * must be those of the upright video, and so must the annotated copy.
+ */
+static void phone_video_is_upright(void)
+{
+    char command[2048];
+    const char *upright[] = {"detect", model, work("pan.mp4"), "--max-frames", "1", NULL};
+    const char *turned[] = {"detect", model, work("phone.mp4"), "--out", work("phone_out"), NULL};
+    cli_result r;
+    double expected;
+
+    snprintf(command, sizeof(command),
+             "ffmpeg -nostdin -loglevel error -y -i '%s' -vf transpose=1 -c:v libx264 '%s' && "
+             "ffmpeg -nostdin -loglevel error -y -i '%s' -c copy -metadata:s:v rotate=90 '%s'",
+             work("pan.mp4"), work("sideways.mp4"), work("sideways.mp4"), work("phone.mp4"));
+    CHECK_EQ_INT(run_shell(command), 0);
+
+    r = cli_run(work_dir, NULL, upright);
+    expected = box_center_x(r.out, 0);
+    cli_result_free(&r);
+    CHECK(expected > 0);
+
+    r = cli_run(work_dir, NULL, turned);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"width\":400,\"height\":480,"), 20);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"class\":\"face\""), 20);
+    CHECK_NEAR(box_center_x(r.out, 0), expected, 3.0);
+    cli_result_free(&r);
+    {
+        verge_source *source = NULL;
+        verge_frame frame;
+
+        CHECK_OK(verge_source_open(work("phone_out/phone.mp4"), NULL, &source));
+        if (source != NULL) {
+            CHECK_OK(verge_source_read(source, &frame));
+            CHECK_EQ_INT(frame.image.width, 400);
+            CHECK_EQ_INT(frame.image.height, 480);
+        }
+        verge_source_close(source);
+    }
+}
+
+/*
+ * FFmpeg probes an MJPEG recording saved to a file as an image format, but it
+ * is a video. Each frame gets a JSON line with its own time, and the
+ * annotated copy is one MP4 with every frame, not one image written 20 times.
+ */
+static void mjpeg_recording_is_video(void)
+{
+    char command[1200];
+    const char *args[] = {"detect", model, work("pan.mjpeg"), "--out", work("mjpeg_out"), NULL};
+    cli_result r;
+    verge_source *source = NULL;
+    verge_frame frame;
+    int count = 0;
+
+    snprintf(command, sizeof(command),
+             "ffmpeg -nostdin -loglevel error -y -i '%s' -f mjpeg '%s'", work("pan.mp4"),
+             work("pan.mjpeg"));
+    CHECK_EQ_INT(run_shell(command), 0);
+
+    r = cli_run(work_dir, NULL, args);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"class\":\"face\""), 20);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"frame\":19,\"time\":0.76,"), 1);
+    cli_result_free(&r);
+
+    CHECK(access(work("mjpeg_out/pan.png"), F_OK) != 0);
+    CHECK_OK(verge_source_open(work("mjpeg_out/pan.mp4"), NULL, &source));
+    while (source != NULL && verge_source_read(source, &frame) == VERGE_OK)
+        count++;
+    verge_source_close(source);
+    CHECK_EQ_INT(count, 20);
+}
+
+/*
+ * Times keep their microseconds however long a stream runs: frames 40 ms
+ * apart, 100000 s (28 h) in, must not share one rounded time.
+ */
+static void long_stream_times_stay_exact(void)
+{
+    char command[1200];
+    const char *args[] = {"detect", model, work("long.mkv"), NULL};
+    cli_result r;
+
+    snprintf(command, sizeof(command),
+             "ffmpeg -nostdin -loglevel error -y -loop 1 -i '%s' -vf "
+             "\"scale=128:150,setpts='if(eq(N,0),0,2500000+N)'\" -frames:v 3 '%s'",
+             data("images/grace_hopper.jpg"), work("long.mkv"));
+    CHECK_EQ_INT(run_shell(command), 0);
+
+    r = cli_run(work_dir, NULL, args);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_MSG(cli_count_lines(r.out, "\"frame\":1,\"time\":100000.04,") == 1 &&
+                  cli_count_lines(r.out, "\"frame\":2,\"time\":100000.08,") == 1,
+              "stdout: %s", r.out);
+    cli_result_free(&r);
+}
+
+/* Returns the number of frames in the video at `path`, or -1 when it cannot be opened. */
+static int count_video_frames(const char *path)
+{
+    verge_source *source = NULL;
+    verge_frame frame;
+    int count = 0;
+
+    if (verge_source_open(path, NULL, &source) != VERGE_OK)
+        return -1;
+    while (verge_source_read(source, &frame) == VERGE_OK)
+        count++;
+    verge_source_close(source);
+    return count;
+}
+
+/*
+ * A camera or stream ends when the user presses Ctrl-C, and a pipe into
+ * `head` closes early: both must leave a finished, playable annotated MP4
+ * holding every frame that was reported, not a file without its index.
+ */
+static void stopping_early_finishes_video(void)
+{
+    char command[2048];
+    const char *bin = getenv("VERGE_BIN");
+    int lines = 0, status = -1, fds[2];
+    pid_t pid;
+
+    snprintf(command, sizeof(command),
+             "ffmpeg -nostdin -loglevel error -y -loop 1 -i '%s' -vf scale=128:150 "
+             "-frames:v 3000 -r 25 -c:v libx264 -preset ultrafast '%s'",
+             data("images/grace_hopper.jpg"), work("long3000.mp4"));
+    CHECK_EQ_INT(run_shell(command), 0);
+
+    /* SIGINT once the first line is out. */
+    CHECK_EQ_INT(pipe(fds), 0);
+    pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+
+        dup2(fds[1], 1);
+        dup2(null, 0);
+        dup2(null, 2);
+        close(fds[0]);
+        execl(bin, bin, "detect", model, work("long3000.mp4"), "--out", work("stopped"),
+              (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    {
+        FILE *out = fdopen(fds[0], "r");
+        char line[4096];
+
+        while (out != NULL && fgets(line, sizeof(line), out) != NULL) {
+            if (lines++ == 0)
+                kill(pid, SIGINT);
+        }
+        if (out != NULL)
+            fclose(out);
+    }
+    waitpid(pid, &status, 0);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 130, "wait status %d", status);
+    CHECK_MSG(lines >= 1 && lines < 3000, "%d lines before the stop", lines);
+    CHECK_EQ_INT(count_video_frames(work("stopped/long3000.mp4")), lines);
+
+    /* Standard output closed after 3 lines. */
+    snprintf(command, sizeof(command),
+             "(\"$VERGE_BIN\" detect '%s' '%s' --out '%s' 2>/dev/null; echo $? > '%s') | head -n 3 "
+             "> /dev/null", model, work("long3000.mp4"), work("headed"), work("headed.status"));
+    CHECK_EQ_INT(run_shell(command), 0);
+    {
+        char *text = cli_read_file(work("headed.status"));
+
+        CHECK_MSG(atoi(text) == 1, "exit status %s", text);
+        free(text);
+    }
+    CHECK_MSG(count_video_frames(work("headed/long3000.mp4")) >= 3, "%d frames",
+              count_video_frames(work("headed/long3000.mp4")));
+}
+
+/*
+ * A high-speed camera's 2400 fps is above what the MP4 writer takes (1000):
+ * the annotated copy is written at 1000 fps rather than failing after the
+ * first frame.
+ */
+static void fast_video_is_annotated(void)
+{
+    char command[1200];
+    const char *args[] = {"detect", model, work("fast.mp4"), "--out", work("fast_out"), NULL};
+    cli_result r;
+
+    snprintf(command, sizeof(command),
+             "ffmpeg -nostdin -loglevel error -y -i '%s' -vf setpts=N/2400/TB -r 2400 "
+             "-c:v libx264 '%s'", work("pan.mp4"), work("fast.mp4"));
+    CHECK_EQ_INT(run_shell(command), 0);
+
+    r = cli_run(work_dir, NULL, args);
+    CHECK_MSG(r.status == 0, "stderr: %s", r.err);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"class\":\"face\""), 20);
+    cli_result_free(&r);
+    CHECK_EQ_INT(count_video_frames(work("fast_out/fast.mp4")), 20);
 }
 
 /* Sets every operator code CONV_2D (3) of a .tflite image to SIN (66), which verge lacks. */
@@ -299,6 +532,14 @@ static void bad_inputs_fail_clearly(void)
     }
 }
 
+/* Returns true when two stat results show the same size and modification time to the nanosecond. */
+static bool same_file_state(const struct stat *before, const struct stat *after)
+{
+    return before->st_size == after->st_size &&
+           before->st_mtim.tv_sec == after->st_mtim.tv_sec &&
+           before->st_mtim.tv_nsec == after->st_mtim.tv_nsec;
+}
+
 /* --out into the source's own folder must not replace the source. */
 static void out_never_replaces_source(void)
 {
@@ -319,6 +560,32 @@ static void out_never_replaces_source(void)
     CHECK_EQ_INT(after.st_size, before.st_size);
     CHECK(after.st_mtime == before.st_mtime);
     cli_result_free(&r);
+
+    /* The same file named as a file: URL, and a file read as standard input. */
+    {
+        char url[1100];
+        const char *as_url[] = {"detect", model, url, "--out", work("same"), NULL};
+        const char *as_stdin[] = {"detect", model, "-", "--out", work("same"), NULL};
+
+        snprintf(url, sizeof(url), "file:%s", work("same/g.jpg"));
+        r = cli_run(work_dir, NULL, as_url);
+        CHECK_EQ_INT(r.status, 1);
+        CHECK_MSG(strstr(r.err, "would replace a source file") != NULL, "stderr: %s", r.err);
+        CHECK_EQ_INT(stat(work("same/g.jpg"), &after), 0);
+        CHECK(same_file_state(&before, &after));
+        cli_result_free(&r);
+
+        snprintf(command, sizeof(command), "cp '%s' '%s'", work("same/g.jpg"),
+                 work("same/stdin.png"));
+        CHECK_EQ_INT(run_shell(command), 0);
+        CHECK_EQ_INT(stat(work("same/stdin.png"), &before), 0);
+        r = cli_run(work_dir, work("same/stdin.png"), as_stdin);
+        CHECK_EQ_INT(r.status, 1);
+        CHECK_MSG(strstr(r.err, "would replace a source file") != NULL, "stderr: %s", r.err);
+        CHECK_EQ_INT(stat(work("same/stdin.png"), &after), 0);
+        CHECK(same_file_state(&before, &after));
+        cli_result_free(&r);
+    }
 }
 
 static void unusable_inputs_fail(void)
@@ -432,6 +699,11 @@ int main(void)
     RUN(panning_video_tracks_face);
     RUN(frame_selection_options);
     RUN(reads_standard_input);
+    RUN(phone_video_is_upright);
+    RUN(mjpeg_recording_is_video);
+    RUN(long_stream_times_stay_exact);
+    RUN(stopping_early_finishes_video);
+    RUN(fast_video_is_annotated);
     RUN(bad_inputs_fail_clearly);
     RUN(out_never_replaces_source);
     RUN(unusable_inputs_fail);

@@ -285,6 +285,119 @@ static void video_all_frames(void)
     free(expected);
 }
 
+/*
+ * Phones store upright video sideways and record the turn in a display
+ * matrix. Frames must come out as players and the ffmpeg command show them:
+ * a 96x112 picture stored transposed (112x96) with rotate=90, 180 and 270.
+ * 4:4:4 chroma makes turning and colour conversion commute, so the pixels
+ * must equal ffmpeg's exactly.
+ */
+static void video_display_rotation(void)
+{
+    static const struct {
+        const char *rotate;
+        int width, height;
+    } cases[] = {{"90", 96, 112}, {"180", 112, 96}, {"270", 96, 112}};
+    char picture[1024], sideways[1024], turned[1024], metadata[32];
+    char *encode[] = {"ffmpeg", "-nostdin", "-v", "error", "-y", "-loop", "1", "-i", picture,
+                      "-vf", "scale=96:112,transpose=1", "-frames:v", "3", "-r", "10", "-c:v",
+                      "libx264", "-pix_fmt", "yuv444p", sideways, NULL};
+    char *remux[] = {"ffmpeg", "-nostdin", "-v", "error", "-y", "-i", sideways, "-c", "copy",
+                     "-metadata:s:v", metadata, turned, NULL};
+
+    check_data_path("images/grace_hopper.jpg", picture);
+    test_path(sideways, sizeof(sideways), "sideways.mp4");
+    test_path(turned, sizeof(turned), "turned.mp4");
+    CHECK_EQ_INT(run_command(encode), 0);
+
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        const int width = cases[i].width, height = cases[i].height;
+        uint8_t *expected = malloc((size_t)width * height * 3);
+        verge_source *source = NULL;
+        verge_frame frame;
+        int count = 0;
+
+        snprintf(metadata, sizeof(metadata), "rotate=%s", cases[i].rotate);
+        CHECK_EQ_INT(run_command(remux), 0);
+        CHECK(expected != NULL);
+        CHECK(expected != NULL && ffmpeg_decode_first(turned, width, height, expected) == 0);
+        CHECK_OK(verge_source_open(turned, NULL, &source));
+        if (source == NULL) {
+            free(expected);
+            continue;
+        }
+        CHECK_MSG(verge_source_get_info(source)->width == width &&
+                      verge_source_get_info(source)->height == height,
+                  "rotate=%s: info says %dx%d, expected %dx%d", cases[i].rotate,
+                  verge_source_get_info(source)->width, verge_source_get_info(source)->height,
+                  width, height);
+        while (verge_source_read(source, &frame) == VERGE_OK) {
+            CHECK_MSG(frame.image.width == width && frame.image.height == height,
+                      "rotate=%s: frame %dx%d, expected %dx%d", cases[i].rotate,
+                      frame.image.width, frame.image.height, width, height);
+            if (count == 0 && expected != NULL && frame.image.width == width &&
+                frame.image.height == height) {
+                image_difference difference = compare_to_packed(&frame.image, expected);
+
+                CHECK_MSG(difference.max == 0, "rotate=%s: max difference %d to ffmpeg's RGB",
+                          cases[i].rotate, difference.max);
+            }
+            count++;
+        }
+        CHECK_EQ_INT(count, 3);
+        verge_source_close(source);
+        free(expected);
+    }
+}
+
+/*
+ * A file of JPEGs back to back (an MJPEG recording made by the ffmpeg
+ * command) is probed, not forced to a format. FFmpeg reads it with an image
+ * demuxer, yet it is a video of 5 frames at that demuxer's default 25 fps.
+ * One JPEG alone stays a still image, also from memory.
+ */
+static void mjpeg_file_is_video(void)
+{
+    char picture[1024], recording[1024];
+    char *encode[] = {"ffmpeg", "-nostdin", "-v", "error", "-y", "-loop", "1", "-i", picture,
+                      "-vf", "scale=64:80", "-frames:v", "5", "-f", "mjpeg", recording, NULL};
+    verge_source *source = NULL;
+    verge_frame frame;
+    uint8_t *bytes;
+    size_t size = 0;
+    int count = 0;
+
+    check_data_path("images/grace_hopper.jpg", picture);
+    test_path(recording, sizeof(recording), "recording.mjpeg");
+    CHECK_EQ_INT(run_command(encode), 0);
+
+    CHECK_OK(verge_source_open(recording, NULL, &source));
+    if (source != NULL) {
+        CHECK_EQ_INT(verge_source_get_info(source)->kind, VERGE_SOURCE_VIDEO);
+        CHECK(!verge_source_get_info(source)->is_still);
+        CHECK_NEAR(verge_source_get_info(source)->fps, 25.0, 1e-9);
+        while (verge_source_read(source, &frame) == VERGE_OK) {
+            CHECK_EQ_INT(frame.index, count);
+            CHECK_NEAR(frame.time, count * 0.04, 1e-9);
+            count++;
+        }
+        verge_source_close(source);
+    }
+    CHECK_EQ_INT(count, 5);
+
+    bytes = read_file(picture, &size);
+    CHECK(bytes != NULL);
+    CHECK_OK(verge_source_open_buffer(bytes, size, "photo", NULL, &source));
+    if (source != NULL) {
+        CHECK_EQ_INT(verge_source_get_info(source)->kind, VERGE_SOURCE_IMAGE);
+        CHECK(verge_source_get_info(source)->is_still);
+        CHECK_OK(verge_source_read(source, &frame));
+        CHECK_STATUS(verge_source_read(source, &frame), VERGE_STATUS_END_OF_STREAM);
+        verge_source_close(source);
+    }
+    free(bytes);
+}
+
 /* Reads the video with `options` and stores the delivered indices; returns how many. */
 static int read_indices(const verge_source_options *options, int64_t *indices, int capacity,
                         double *times)
@@ -404,6 +517,7 @@ static void video_from_stdin(void)
 
     count = read_stdin_from(image, &kind, &end);
     CHECK_EQ_INT(count, 1);
+    CHECK_EQ_INT(kind, VERGE_SOURCE_IMAGE);  /* one picture on a pipe is a still image */
     CHECK_STATUS(end, VERGE_STATUS_END_OF_STREAM);
 
     /*
@@ -755,6 +869,8 @@ static void missing_empty_and_directory(void)
                   status, verge_error_message());
         CHECK_MSG(strstr(verge_error_message(), path) != NULL, "message: %s",
                   verge_error_message());
+        CHECK_MSG(strstr(verge_error_message(), "empty") != NULL, "message: %s",
+                  verge_error_message());
     }
 
     CHECK_STATUS(verge_source_open(NULL, NULL, &source), VERGE_STATUS_INVALID_ARGUMENT);
@@ -1078,6 +1194,8 @@ int main(void)
     RUN(photos_pixel_facts);
     RUN(bmp_from_ffmpeg);
     RUN(video_all_frames);
+    RUN(video_display_rotation);
+    RUN(mjpeg_file_is_video);
     RUN(video_every_and_max_frames);
     RUN(video_from_stdin);
     RUN(size_changes_mid_stream);

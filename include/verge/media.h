@@ -161,7 +161,8 @@ typedef struct verge_frame {
  *   VERGE_STATUS_IO_ERROR          reading failed, connection refused, timed out,
  *                                  permission denied
  *   VERGE_STATUS_OUT_OF_MEMORY
- * The error message names the URI and what failed.
+ * The error message names the URI (without its password, see
+ * verge_uri_redact()) and what failed.
  */
 verge_status verge_source_open(const char *uri, const verge_source_options *options,
                                verge_source **source);
@@ -186,6 +187,15 @@ verge_status verge_source_open(const char *uri, const verge_source_options *opti
  */
 verge_status verge_source_open_buffer(const void *data, size_t size, const char *name,
                                       const verge_source_options *options, verge_source **source);
+
+/*
+ * Copies `uri` into `buf` (at most size - 1 bytes and a NUL) with the
+ * password of a network URI replaced by "***": "rtsp://cam:secret@10.0.0.5/live"
+ * becomes "rtsp://cam:***@10.0.0.5/live". Other text is copied as it is.
+ * Sources name their input this way in error messages, and so should
+ * callers in their output. Returns buf.
+ */
+const char *verge_uri_redact(const char *uri, char *buf, size_t size);
 
 /* Returns the source's description; valid until verge_source_close(). */
 const verge_source_info *verge_source_get_info(const verge_source *source);

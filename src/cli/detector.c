@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -160,6 +161,15 @@ void cli_write_frame_json(FILE *out, const char *job_id, const char *uri, const 
                           size_t count, const double timing[4])
 {
     static const char *const stages[] = {"decode", "preprocess", "inference", "postprocess"};
+    /* The source as given, without the password of a network URI. */
+    const size_t room = strlen(uri) + sizeof("***");
+    char short_copy[1024];
+    char *source_text = room <= sizeof(short_copy) ? short_copy : malloc(room);
+
+    if (source_text != NULL)
+        verge_uri_redact(uri, source_text, room);
+    else
+        verge_uri_redact(uri, short_copy, sizeof(short_copy)); /* cut, rather than lost */
 
     if (job_id != NULL) {
         fputs("{\"job\":", out);
@@ -168,7 +178,9 @@ void cli_write_frame_json(FILE *out, const char *job_id, const char *uri, const 
     } else {
         fputs("{\"source\":", out);
     }
-    json_write_string(out, uri);
+    json_write_string(out, source_text != NULL ? source_text : short_copy);
+    if (source_text != short_copy)
+        free(source_text);
     fprintf(out, ",\"frame\":%lld,\"time\":", (long long)frame->index);
     /* Microseconds at any length: a fixed count of digits would blur the times of long streams. */
     json_write_number(out, round(frame->time * 1e6) / 1e6, 15);

@@ -6,6 +6,7 @@
 #ifndef VERGE_VISION_MEDIA_INTERNAL_H
 #define VERGE_VISION_MEDIA_INTERNAL_H
 
+#include <libavformat/avformat.h>
 #include <libavutil/pixfmt.h>
 
 #include "verge/media.h"
@@ -17,11 +18,18 @@ enum { MEDIA_MAX_SIDE = 1 << 15 };
 enum { MEDIA_ERROR_TEXT_MAX = 384 };
 
 /*
- * Registers the libavdevice inputs, initializes network support and routes
- * FFmpeg's log lines to verge_log. Safe to call from any thread, any number
- * of times; the work happens once per process.
+ * Initializes network support and routes FFmpeg's log lines to verge_log.
+ * Safe to call from any thread, any number of times; the work happens once
+ * per process.
  */
 void media_init(void);
+
+/*
+ * Returns FFmpeg's input format `name` (av_find_input_format()), or NULL.
+ * Device inputs (v4l2, alsa, x11grab, ...) are in libavdevice, which is
+ * loaded and registered the first time a name is not found without it.
+ */
+const AVInputFormat *media_find_input_format(const char *name);
 
 /*
  * Sends this thread's unfinished FFmpeg log line and the count of suppressed

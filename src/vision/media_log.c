@@ -1,9 +1,11 @@
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <libavdevice/avdevice.h>
+#include <libavdevice/version_major.h>
 #include <libavformat/avformat.h>
 #include <libavutil/log.h>
 
@@ -24,6 +26,8 @@ typedef struct log_state {
     char previous[LOG_LINE_MAX];  /* last line sent */
     verge_log_level previous_level;
     unsigned repeats;             /* copies of `previous` suppressed since it was sent */
+    char pending[LOG_LINE_MAX];   /* the last error line, not sent yet (see log_emit) */
+    bool has_pending;
 } log_state;
 
 static _Thread_local log_state thread_log;
@@ -52,6 +56,34 @@ static void log_flush_repeats(log_state *state)
     state->repeats = 0;
 }
 
+/* Sends a complete line to verge_log, counting identical consecutive lines instead. */
+static void log_send(log_state *state, verge_log_level level, const char *line)
+{
+    if (level == state->previous_level && strcmp(line, state->previous) == 0) {
+        state->repeats++;
+        return;
+    }
+    log_flush_repeats(state);
+    verge_log(level, "ffmpeg: %s", line);
+    snprintf(state->previous, sizeof(state->previous), "%s", line);
+    state->previous_level = level;
+}
+
+static void log_send_pending(log_state *state)
+{
+    if (state->has_pending) {
+        state->has_pending = false;
+        log_send(state, VERGE_LOG_ERROR, state->pending);
+    }
+}
+
+/*
+ * Ends the line collected so far. An error line becomes the detail of the
+ * next failure message (media_error_text) and is held back: when that
+ * message uses it, it is not logged as well. Otherwise it is logged when the
+ * next error line comes, or when the source or writer closes, so it may
+ * follow warnings that FFmpeg wrote after it.
+ */
 static void log_emit(log_state *state)
 {
     verge_log_level level = log_level_from_ffmpeg(state->level);
@@ -64,19 +96,15 @@ static void log_emit(log_state *state)
         size_t copied = state->length < sizeof(last_error) ? state->length
                                                            : sizeof(last_error) - 1;
 
+        /* The same error again (probing, then decoding) is one problem: keep one copy. */
+        if (state->has_pending && strcmp(state->pending, state->line) != 0)
+            log_send_pending(state);
         memcpy(last_error, state->line, copied);
         last_error[copied] = '\0';
-    }
-
-    if (state->length > 0) {
-        if (level == state->previous_level && strcmp(state->line, state->previous) == 0) {
-            state->repeats++;
-        } else {
-            log_flush_repeats(state);
-            verge_log(level, "ffmpeg: %s", state->line);
-            memcpy(state->previous, state->line, state->length + 1);
-            state->previous_level = level;
-        }
+        memcpy(state->pending, state->line, state->length + 1);
+        state->has_pending = true;
+    } else if (state->length > 0) {
+        log_send(state, level, state->line);
     }
     state->length = 0;
     state->line[0] = '\0';
@@ -132,12 +160,14 @@ void media_log_flush(void)
 
     if (state->length > 0)
         log_emit(state);
+    log_send_pending(state);
     log_flush_repeats(state);
     state->previous[0] = '\0';
 }
 
 void media_error_detail_clear(void)
 {
+    /* A held error line stays held: the same line again replaces it rather than adding a copy. */
     last_error[0] = '\0';
 }
 
@@ -148,7 +178,6 @@ const char *media_error_detail(void)
 
 static void media_init_once(void)
 {
-    avdevice_register_all();
     avformat_network_init();
     av_log_set_callback(log_from_ffmpeg);
 }
@@ -156,6 +185,48 @@ static void media_init_once(void)
 void media_init(void)
 {
     pthread_once(&init_once, media_init_once);
+}
+
+/*
+ * libavdevice is loaded when an input format is not found without it, not
+ * linked: it brings about 80 more shared libraries (X11, PulseAudio, SDL,
+ * ...), and linked it made every verge command start in 73 ms instead of
+ * 23 ms on the machine of docs/benchmarks.md.
+ */
+static pthread_once_t devices_once = PTHREAD_ONCE_INIT;
+
+static void load_devices_once(void)
+{
+    char name[32];
+    void *library;
+    void (*register_all)(void);
+
+    snprintf(name, sizeof(name), "libavdevice.so.%d", LIBAVDEVICE_VERSION_MAJOR);
+    library = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (library == NULL) {
+        verge_log(VERGE_LOG_WARNING, "cannot load %s, so cameras and other device inputs are "
+                  "not available: %s", name, dlerror());
+        return;
+    }
+    /* POSIX lets a data pointer from dlsym() be converted to a function pointer this way. */
+    *(void **)&register_all = dlsym(library, "avdevice_register_all");
+    if (register_all == NULL) {
+        verge_log(VERGE_LOG_WARNING, "%s has no avdevice_register_all, so device inputs are not "
+                  "available", name);
+        return;
+    }
+    register_all();
+}
+
+const AVInputFormat *media_find_input_format(const char *name)
+{
+    const AVInputFormat *format = av_find_input_format(name);
+
+    if (format == NULL) {
+        pthread_once(&devices_once, load_devices_once);
+        format = av_find_input_format(name);
+    }
+    return format;
 }
 
 verge_status media_status_from_averror(int error)
@@ -193,9 +264,12 @@ const char *media_error_text(int error, char *buf, size_t size)
 
     if (av_strerror(error, description, sizeof(description)) < 0)
         snprintf(description, sizeof(description), "FFmpeg error %d", error);
-    if (last_error[0] != '\0')
+    if (last_error[0] != '\0') {
         snprintf(buf, size, "%s (%s)", description, last_error);
-    else
+        /* The line is in the caller's message now, so it is not logged too. */
+        thread_log.has_pending = false;
+    } else {
         snprintf(buf, size, "%s", description);
+    }
     return buf;
 }

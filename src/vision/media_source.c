@@ -34,7 +34,8 @@ typedef struct scaler_key {
 } scaler_key;
 
 struct verge_source {
-    char *uri;
+    char *uri;              /* for messages: the caller's URI without its password */
+    char *url;              /* the caller's URI, as FFmpeg opens it */
     verge_source_options options;
     verge_source_info info;
 
@@ -136,6 +137,31 @@ static bool uri_is_network(const char *uri)
     return true;
 }
 
+const char *verge_uri_redact(const char *uri, char *buf, size_t size)
+{
+    const char *authority, *end, *at = NULL, *colon = NULL;
+    size_t prefix;
+
+    if (size == 0)
+        return buf;
+    snprintf(buf, size, "%s", uri);
+    if (!uri_is_network(uri))
+        return buf;
+    authority = strstr(uri, "://") + 3;
+    end = authority + strcspn(authority, "/?#");
+    /* The last '@' ends the user information, whose first ':' starts the password. */
+    for (const char *c = authority; c < end; c++)
+        if (*c == '@')
+            at = c;
+    if (at != NULL)
+        colon = memchr(authority, ':', (size_t)(at - authority));
+    if (colon == NULL)
+        return buf;
+    prefix = (size_t)(colon + 1 - uri);
+    snprintf(buf, size, "%.*s***%s", (int)prefix, uri, at);
+    return buf;
+}
+
 static bool format_is_camera(const char *name)
 {
     return name != NULL && (strcmp(name, "v4l2") == 0 || strcmp(name, "video4linux2") == 0);
@@ -160,7 +186,7 @@ static verge_status source_classify(verge_source *source, const char *forced_for
     const char *uri = source->uri;
     struct stat info;
 
-    *url = uri;
+    *url = source->url;
     *input_format = NULL;
     source->info.kind = VERGE_SOURCE_VIDEO;
 
@@ -193,7 +219,7 @@ static verge_status source_classify(verge_source *source, const char *forced_for
     }
 
     if (forced_format != NULL) {
-        *input_format = av_find_input_format(forced_format);
+        *input_format = media_find_input_format(forced_format);
         if (*input_format == NULL)
             return verge_fail(VERGE_STATUS_UNSUPPORTED,
                               "%s: input format '%s' is not in this FFmpeg build "
@@ -343,7 +369,7 @@ static verge_status source_open_input(verge_source *source, const verge_source_o
         input_format = NULL;
         source->info.kind = VERGE_SOURCE_VIDEO;
         if (options->format != NULL) {
-            input_format = av_find_input_format(options->format);
+            input_format = media_find_input_format(options->format);
             if (input_format == NULL) {
                 status = verge_fail(VERGE_STATUS_UNSUPPORTED,
                                     "%s: input format '%s' is not in this FFmpeg build "
@@ -616,13 +642,16 @@ static void source_fill_info(verge_source *source)
     snprintf(info->format, sizeof(info->format), "%s", source->demuxer->iformat->name);
 }
 
-/* Opens a named input, or the bytes `buffer` (size > 0) that `uri` then only names. */
-static verge_status source_open(const char *uri, const uint8_t *buffer, size_t buffer_size,
+/* Opens a named input, or the bytes `buffer` (size > 0) that `url` then only names. */
+static verge_status source_open(const char *url, const uint8_t *buffer, size_t buffer_size,
                                 const verge_source_options *options, verge_source **source_out)
 {
     verge_source_options defaults;
     verge_source *source = NULL;
     verge_status status;
+    char shown[512];
+    /* For messages: the URI without its password. */
+    const char *uri = verge_uri_redact(url, shown, sizeof(shown));
 
     if (options == NULL) {
         verge_source_options_init(&defaults);
@@ -643,8 +672,12 @@ static verge_status source_open(const char *uri, const uint8_t *buffer, size_t b
     source = calloc(1, sizeof(*source));
     if (source == NULL)
         return verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "%s: cannot allocate a source", uri);
-    source->uri = strdup(uri);
-    if (source->uri == NULL) {
+    /* A password shorter than "***" makes the text longer, by 3 bytes at most. */
+    source->uri = malloc(strlen(url) + sizeof("***"));
+    source->url = strdup(url);
+    if (source->uri != NULL)
+        verge_uri_redact(url, source->uri, strlen(url) + sizeof("***"));
+    if (source->uri == NULL || source->url == NULL) {
         status = verge_fail(VERGE_STATUS_OUT_OF_MEMORY, "%s: cannot allocate a source", uri);
         goto cleanup;
     }
@@ -1085,5 +1118,6 @@ void verge_source_close(verge_source *source)
     }
     media_log_flush();
     free(source->uri);
+    free(source->url);
     free(source);
 }

@@ -1181,6 +1181,87 @@ static void bad_arguments(void)
     CHECK(source == NULL);
 }
 
+/* FFmpeg's error-level lines that reached the log callback, one after another. */
+static char logged_errors[4096];
+
+static void keep_error_line(verge_log_level level, const char *message, void *user)
+{
+    size_t used = strlen(logged_errors);
+
+    (void)user;
+    if (level == VERGE_LOG_ERROR && strncmp(message, "ffmpeg: ", 8) == 0)
+        snprintf(logged_errors + used, sizeof(logged_errors) - used, "%s\n", message + 8);
+}
+
+/*
+ * FFmpeg's error line about a file that is not a picture is the detail of
+ * verge's message ("... (mjpeg: No JPEG data found in image)"), so it is not
+ * logged as well, although FFmpeg writes it both while probing and while
+ * decoding.
+ */
+static void error_detail_not_logged_twice(void)
+{
+    static const char text[] = "this is not a picture";
+    char path[1024], detail[512];
+    const char *open_paren, *close_paren;
+    verge_status status;
+    int frames;
+
+    test_path(path, sizeof(path), "not_a_picture.jpg");
+    CHECK_EQ_INT(write_file(path, text, sizeof(text) - 1), 0);
+    logged_errors[0] = '\0';
+    verge_log_set_callback(keep_error_line, NULL, VERGE_LOG_WARNING);
+    status = read_to_end(path, &frames);
+    verge_log_set_callback(count_log_line, NULL, VERGE_LOG_WARNING);
+
+    CHECK(status != VERGE_OK);
+    open_paren = strrchr(verge_error_message(), '(');
+    close_paren = strrchr(verge_error_message(), ')');
+    CHECK_MSG(open_paren != NULL && close_paren > open_paren, "message: %s",
+              verge_error_message());
+    if (open_paren == NULL || close_paren == NULL || close_paren <= open_paren)
+        return;
+    snprintf(detail, sizeof(detail), "%.*s", (int)(close_paren - open_paren - 1), open_paren + 1);
+    CHECK_MSG(strstr(detail, "mjpeg") != NULL, "detail: %s", detail);
+    CHECK_MSG(strstr(logged_errors, detail) == NULL, "'%s' was logged too:\n%s", detail,
+              logged_errors);
+}
+
+/* Passwords of network URIs are kept out of messages; other text stays as given. */
+static void uri_password_redacted(void)
+{
+    static const struct {
+        const char *uri;
+        const char *shown;
+    } cases[] = {
+        {"rtsp://cam:secret@10.0.0.5/live", "rtsp://cam:***@10.0.0.5/live"},
+        {"http://u:p@ss@host:8080/x.mp4", "http://u:***@host:8080/x.mp4"},
+        {"http://u:@host/", "http://u:***@host/"},
+        {"rtsp://cam@10.0.0.5/live", "rtsp://cam@10.0.0.5/live"},
+        {"http://host/x?user=a:b@c", "http://host/x?user=a:b@c"},
+        {"/videos/a:b@c.mp4", "/videos/a:b@c.mp4"},
+        {"file:a:b@c.mp4", "file:a:b@c.mp4"},
+        {"-", "-"},
+    };
+    char shown[128], cut[12];
+    verge_source *source = NULL;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        verge_uri_redact(cases[i].uri, shown, sizeof(shown));
+        CHECK_MSG(strcmp(shown, cases[i].shown) == 0, "%s gave %s", cases[i].uri, shown);
+    }
+    verge_uri_redact("rtsp://cam:secret@10.0.0.5/live", cut, sizeof(cut));
+    CHECK_MSG(strcmp(cut, "rtsp://cam:") == 0, "cut to %s", cut);
+
+    /* Nothing listens on port 1 here: the connection is refused, and the message names the URI. */
+    CHECK(verge_source_open("http://user:s3cret@127.0.0.1:1/clip.mp4", NULL, &source) != VERGE_OK);
+    CHECK(source == NULL);
+    CHECK_MSG(strstr(verge_error_message(), "http://user:***@127.0.0.1:1/clip.mp4") != NULL,
+              "message: %s", verge_error_message());
+    CHECK_MSG(strstr(verge_error_message(), "s3cret") == NULL, "message: %s",
+              verge_error_message());
+}
+
 int main(void)
 {
     char probe[1024];
@@ -1210,6 +1291,8 @@ int main(void)
     RUN(random_bytes);
     RUN(damaged_jpeg_message);
     RUN(log_lines_through_callback);
+    RUN(error_detail_not_logged_twice);
+    RUN(uri_password_redacted);
     RUN(bad_arguments);
 
     verge_log_set_callback(NULL, NULL, VERGE_LOG_WARNING);

@@ -45,4 +45,18 @@ static inline bool verge_size_add(size_t a, size_t b, size_t *out)
 
 #define VERGE_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * Hot loops that vectorize are built for baseline x86-64 (SSE2), x86-64-v3
+ * (AVX2) and x86-64-v4 (AVX-512), and the loader picks the best the CPU runs
+ * (GCC function multi-versioning through ifunc). No FMA contraction happens
+ * in ISO C mode, so every version computes the same values. Other targets
+ * and compilers get the one build.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define VERGE_VECTOR_CLONES                                                                        \
+    __attribute__((noinline, target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define VERGE_VECTOR_CLONES __attribute__((noinline))
+#endif
+
 #endif

@@ -14,26 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/core.h"
 #include "signal/internal.h"
 
 enum {
     VERGE_BLOCK_WINDOWS = 1024, /* windows per block at step 1 */
     VERGE_BLOCK_SAMPLES = 1024, /* new samples per block: windows per block = this / step */
 };
-
-/*
- * Hot loops that vectorize are built for baseline x86-64 (SSE2), x86-64-v3
- * (AVX2) and x86-64-v4 (AVX-512), and the loader picks the best the CPU runs
- * (GCC function multi-versioning through ifunc). No FMA contraction happens
- * in ISO C mode, so every version computes the same values. Other targets
- * and compilers get the one build.
- */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define VERGE_VECTOR_CLONES                                                                        \
-    __attribute__((noinline, target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
-#else
-#define VERGE_VECTOR_CLONES __attribute__((noinline))
-#endif
 
 /* Running sums of (x - anchor)^p and bounds of their accumulated rounding error. */
 typedef struct verge_moments {

@@ -190,8 +190,8 @@ void media_init(void)
 /*
  * libavdevice is loaded when an input format is not found without it, not
  * linked: it brings about 80 more shared libraries (X11, PulseAudio, SDL,
- * ...), and linked it made every verge command start in 73 ms instead of
- * 23 ms on the machine of docs/benchmarks.md.
+ * ...): linked, it made `verge --version` take 48 ms instead of 25 ms on
+ * the machine of docs/benchmarks.md.
  */
 static pthread_once_t devices_once = PTHREAD_ONCE_INIT;
 

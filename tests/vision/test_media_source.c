@@ -730,6 +730,68 @@ static void network_http_stream(void)
     free(data);
 }
 
+/*
+ * A real RTSP session: the ffmpeg command publishes 2 s of the test video
+ * (20 frames), encoded to H.264 without B-frames so that the RTP times are
+ * those of the frames, over RTSP with RTP on TCP. The source receives it
+ * through FFmpeg's RTSP input in listen mode (rtsp_flags=listen, given as an
+ * input option). Cameras are RTSP servers instead, but the depacketising and
+ * decoding are the same.
+ */
+static void rtsp_stream_received(void)
+{
+    char video[1024], script[2048], url[128];
+    verge_source_options options;
+    verge_source *source = NULL;
+    verge_frame frame;
+    int port = 0, count = 0, listener;
+    pid_t publisher;
+
+    check_data_path("video/vtest_10s.mp4", video);
+    /* A free port: the kernel picks one, and the source binds it again. */
+    listener = listen_local(&port);
+    CHECK(listener >= 0);
+    if (listener < 0)
+        return;
+    close(listener);
+    snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/live", port);
+    /* The publisher retries until the source listens. */
+    snprintf(script, sizeof(script),
+             "for i in $(seq 100); do ffmpeg -nostdin -hide_banner -loglevel error -i '%s' "
+             "-t 2 -an -c:v libx264 -preset ultrafast -bf 0 -f rtsp -rtsp_transport tcp '%s' "
+             "&& exit 0; sleep 0.1; done; exit 1",
+             video, url);
+    publisher = fork();
+    if (publisher == 0) {
+        execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+        _exit(127);
+    }
+    CHECK(publisher > 0);
+    if (publisher <= 0)
+        return;
+
+    verge_source_options_init(&options);
+    options.input_options = "rtsp_flags=listen:rtsp_transport=tcp";
+    options.timeout = 30;
+    CHECK_OK(verge_source_open(url, &options, &source));
+    if (source != NULL) {
+        CHECK_EQ_INT(verge_source_get_info(source)->kind, VERGE_SOURCE_NETWORK);
+        while (verge_source_read(source, &frame) == VERGE_OK) {
+            CHECK_EQ_INT(frame.image.width, 768);
+            CHECK_EQ_INT(frame.image.height, 576);
+            /*
+             * The ffmpeg command reads this stream with the same times: the
+             * first two frames share time 0, then 0.1 s apart (0, 0, 0.1, ... 1.8).
+             */
+            CHECK_NEAR(frame.time, count == 0 ? 0.0 : (count - 1) * 0.1, 1e-6);
+            count++;
+        }
+        verge_source_close(source);
+    }
+    CHECK_EQ_INT(count, 20);
+    CHECK_EQ_INT(wait_child(publisher), 0);
+}
+
 static void network_refused_and_timeout(void)
 {
     verge_source_options options;
@@ -1281,6 +1343,7 @@ int main(void)
     RUN(video_from_stdin);
     RUN(size_changes_mid_stream);
     RUN(network_http_stream);
+    RUN(rtsp_stream_received);
     RUN(network_refused_and_timeout);
     RUN(pixel_limit);
     RUN(camera_missing);

@@ -260,6 +260,8 @@ verge_status net_client_configure(struct mosquitto *mosq, const verge_mqtt_optio
 {
     const char *username = options->username != NULL ? options->username
                            : broker->has_credentials ? broker->username : NULL;
+    const bool system_store = options->ca_file == NULL && options->ca_path == NULL;
+    const char *ca_path = options->ca_path;
     const char *password = options->username != NULL ? options->password
                            : broker->has_credentials ? broker->password : NULL;
     int rc;
@@ -288,18 +290,26 @@ verge_status net_client_configure(struct mosquitto *mosq, const verge_mqtt_optio
     if ((options->cert_file == NULL) != (options->key_file == NULL))
         return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
                           "a client certificate needs both --cert and --key");
-    if (options->ca_file == NULL && options->ca_path == NULL) {
+    if (system_store) {
         rc = mosquitto_int_option(mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
         if (rc != MOSQ_ERR_SUCCESS)
             return verge_fail(VERGE_STATUS_UNSUPPORTED,
                               "%s: cannot use the system's CA certificates: %s; give --cafile",
                               options->url, mosquitto_strerror(rc));
+        /*
+         * The system's store alone turns TLS on. mosquitto_tls_set(), needed
+         * for a client certificate, rejects a call without a CA file or
+         * folder, so it gets the system's folder, which OpenSSL reads anyway.
+         */
+        ca_path = getenv("SSL_CERT_DIR") != NULL ? getenv("SSL_CERT_DIR") : "/etc/ssl/certs";
     }
-    rc = mosquitto_tls_set(mosq, options->ca_file, options->ca_path, options->cert_file,
-                           options->key_file, NULL);
-    if (rc != MOSQ_ERR_SUCCESS)
-        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "%s: TLS setup failed: %s", options->url,
-                          mosquitto_strerror(rc));
+    if (!system_store || options->cert_file != NULL) {
+        rc = mosquitto_tls_set(mosq, options->ca_file, ca_path, options->cert_file,
+                               options->key_file, NULL);
+        if (rc != MOSQ_ERR_SUCCESS)
+            return verge_fail(VERGE_STATUS_INVALID_ARGUMENT, "%s: TLS setup failed: %s",
+                              options->url, mosquitto_strerror(rc));
+    }
     if (options->tls_insecure)
         mosquitto_tls_insecure_set(mosq, true);
     return VERGE_OK;

@@ -345,6 +345,64 @@ static void tls(void)
     broker_cleanup(&broker);
 }
 
+/*
+ * Without --cafile the system's CA store is used. SSL_CERT_FILE points
+ * OpenSSL's default store at the test CA, which the real system store does
+ * not hold: with it the connection works, with and without a client
+ * certificate; without it the broker's certificate is refused.
+ */
+static void tls_system_store(void)
+{
+    test_broker broker;
+    inbox box = {0};
+    verge_mqtt_options options;
+    verge_mqtt *mqtt;
+    char *saved = getenv("SSL_CERT_FILE") != NULL ? strdup(getenv("SSL_CERT_FILE")) : NULL;
+
+    broker_init(&broker, "verge-mqtt-tls-system");
+    CHECK_MSG(broker_make_certificates(&broker) == 0, "openssl failed; see %s/openssl.log",
+              broker.dir);
+    broker.tls = true;
+    CHECK(broker_start(&broker) == 0);
+
+    setenv("SSL_CERT_FILE", broker_file(&broker, "ca.pem"), 1);
+    for (int with_certificate = 0; with_certificate < 2; with_certificate++) {
+        verge_mqtt_options_init(&options);
+        if (with_certificate) {
+            options.cert_file = broker_file(&broker, "client.pem");
+            options.key_file = broker_file(&broker, "client.key");
+        }
+        box.messages = 0;
+        mqtt = open_client(broker.url, &box, &options);
+        CHECK(mqtt != NULL);
+        if (mqtt == NULL)
+            continue;
+        CHECK_OK(verge_mqtt_connect(mqtt, NULL));
+        SERVICE_UNTIL(mqtt, false, 0.2);
+        CHECK_OK(verge_mqtt_publish(mqtt, "test/tls", "secret", 6, 1, false, NULL, NULL));
+        SERVICE_UNTIL(mqtt, box.messages > 0, 3);
+        CHECK_MSG(box.messages > 0, "no message with a client certificate: %d", with_certificate);
+        verge_mqtt_destroy(mqtt);
+    }
+
+    unsetenv("SSL_CERT_FILE");
+    verge_log_set_callback(count_logs, NULL, VERGE_LOG_ERROR);
+    verge_mqtt_options_init(&options);
+    options.connect_timeout = 60;
+    mqtt = open_client(broker.url, &box, &options);
+    if (mqtt != NULL) {
+        CHECK_STATUS(verge_mqtt_connect(mqtt, NULL), VERGE_STATUS_INVALID_ARGUMENT);
+        CHECK_MSG(strstr(verge_error_message(), "TLS setup failed") == NULL, "%s",
+                  verge_error_message());
+        verge_mqtt_destroy(mqtt);
+    }
+    verge_log_set_callback(NULL, NULL, VERGE_LOG_WARNING);
+    if (saved != NULL)
+        setenv("SSL_CERT_FILE", saved, 1);
+    free(saved);
+    broker_cleanup(&broker);
+}
+
 /* Reads one MQTT packet (fixed header, remaining length, body); returns its type byte or -1. */
 static int read_packet(int fd, uint8_t *body, size_t size, size_t *length)
 {
@@ -474,6 +532,7 @@ int main(void)
     RUN(unreachable_broker_times_out);
     RUN(passwords);
     RUN(tls);
+    RUN(tls_system_store);
     RUN(rejected_subscription_is_final);
     return check_summary();
 }

@@ -43,6 +43,13 @@ static inline bool verge_size_add(size_t a, size_t b, size_t *out)
     return !__builtin_add_overflow(a, b, out);
 }
 
+/*
+ * Returns true for "scheme://..." other than file:, which FFmpeg reads
+ * through a network protocol. verge_uri_redact() (verge/media.h) hides the
+ * password of such a URI.
+ */
+bool verge_uri_is_network(const char *uri);
+
 #define VERGE_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /*

@@ -28,6 +28,7 @@
 
 #include "core/core.h"
 #include "net/net_internal.h"
+#include "verge/media.h"
 
 enum {
     DEFAULT_MAX_PAYLOAD = 16 << 20,
@@ -100,7 +101,10 @@ static void job_label(const verge_mqtt_message *message, const char *decoded_id,
     }
 }
 
-/* Builds an error result: {"job":ID,"source":SOURCE,"error":MESSAGE,"status":WORDS}; NULL when out of memory. */
+/*
+ * Builds an error result: {"job":ID,"source":SOURCE,"error":MESSAGE,"status":WORDS},
+ * with the password of a network SOURCE as ***. Returns NULL when out of memory.
+ */
 static char *error_result(const char *id, const char *source, verge_status status,
                           const char *message)
 {
@@ -109,7 +113,20 @@ static char *error_result(const char *id, const char *source, verge_status statu
     net_buf_append(&buf, "{\"job\":", 7);
     net_buf_json_string(&buf, id);
     net_buf_append(&buf, ",\"source\":", 10);
-    net_buf_json_string(&buf, source != NULL ? source : "");
+    if (source != NULL && verge_uri_is_network(source)) {
+        /* Without its password, as in the detection results. */
+        size_t room = strlen(source) + sizeof("***");
+        char *shown = malloc(room);
+
+        if (shown == NULL) {
+            net_buf_free(&buf);
+            return NULL;
+        }
+        net_buf_json_string(&buf, verge_uri_redact(source, shown, room));
+        free(shown);
+    } else {
+        net_buf_json_string(&buf, source != NULL ? source : "");
+    }
     net_buf_append(&buf, ",\"error\":", 9);
     net_buf_json_string(&buf, message);
     net_buf_append(&buf, ",\"status\":", 10);

@@ -122,46 +122,6 @@ static bool uri_has_prefix(const char *uri, const char *prefix)
     return strncmp(uri, prefix, strlen(prefix)) == 0;
 }
 
-/* True for "scheme://..." other than file://, which FFmpeg reads through a network protocol. */
-static bool uri_is_network(const char *uri)
-{
-    const char *separator = strstr(uri, "://");
-    const char *c;
-
-    if (separator == NULL || separator == uri || uri_has_prefix(uri, "file:"))
-        return false;
-    for (c = uri; c < separator; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-              *c == '+' || *c == '-' || *c == '.'))
-            return false;
-    return true;
-}
-
-const char *verge_uri_redact(const char *uri, char *buf, size_t size)
-{
-    const char *authority, *end, *at = NULL, *colon = NULL;
-    size_t prefix;
-
-    if (size == 0)
-        return buf;
-    snprintf(buf, size, "%s", uri);
-    if (!uri_is_network(uri))
-        return buf;
-    authority = strstr(uri, "://") + 3;
-    end = authority + strcspn(authority, "/?#");
-    /* The last '@' ends the user information, whose first ':' starts the password. */
-    for (const char *c = authority; c < end; c++)
-        if (*c == '@')
-            at = c;
-    if (at != NULL)
-        colon = memchr(authority, ':', (size_t)(at - authority));
-    if (colon == NULL)
-        return buf;
-    prefix = (size_t)(colon + 1 - uri);
-    snprintf(buf, size, "%.*s***%s", (int)prefix, uri, at);
-    return buf;
-}
-
 static bool format_is_camera(const char *name)
 {
     return name != NULL && (strcmp(name, "v4l2") == 0 || strcmp(name, "video4linux2") == 0);
@@ -192,7 +152,7 @@ static verge_status source_classify(verge_source *source, const char *forced_for
 
     if (strcmp(uri, "-") == 0) {
         *url = "pipe:0";
-    } else if (uri_is_network(uri)) {
+    } else if (verge_uri_is_network(uri)) {
         source->info.kind = VERGE_SOURCE_NETWORK;
         source->network = true;
     } else if (uri_has_prefix(uri, "/dev/video") || format_is_camera(forced_format)) {

@@ -177,7 +177,8 @@ static const answer *find_answer(const raw_client *c, const char *correlation, i
     return found;
 }
 
-static uint8_t *make_job(const char *id, const char *model, const char *body, size_t *size)
+static uint8_t *make_job_from(const char *id, const char *model, const char *source,
+                              const char *body, size_t *size)
 {
     verge_job job = {0};
     uint8_t *envelope = NULL;
@@ -185,13 +186,18 @@ static uint8_t *make_job(const char *id, const char *model, const char *body, si
     job.kind = VERGE_JOB_IMAGE;
     job.id = id;
     job.model = model;
-    job.source = "test";
+    job.source = source;
     job.score = 0.5f;
     job.iou = 0.3f;
     job.body = (const uint8_t *)body;
     job.body_size = strlen(body);
     CHECK_OK(verge_job_encode(&job, &envelope, size));
     return envelope;
+}
+
+static uint8_t *make_job(const char *id, const char *model, const char *body, size_t *size)
+{
+    return make_job_from(id, model, "test", body, size);
 }
 
 static void check_error_answer(const raw_client *c, const char *id, const char *words)
@@ -238,7 +244,9 @@ static void hostile_jobs_get_error_results(void)
               client.presence);
 
     good = make_job("good-1", "echo_model", "hello", &good_size);
-    other_model = make_job("other-1", "no_such_model", "hello", &other_size);
+    /* Its source's password must not come back in the error result. */
+    other_model = make_job_from("other-1", "no_such_model", "rtsp://cam:secret@10.0.0.5/live",
+                                "hello", &other_size);
     failing = make_job("fail-1", "echo_model", "fail now", &failing_size);
     memset(body, 'x', sizeof(body) - 1);
     body[sizeof(body) - 1] = '\0';
@@ -269,6 +277,12 @@ static void hostile_jobs_get_error_results(void)
     check_error_answer(&client, "cut-1", "add up to");
     check_error_answer(&client, "other-1", "unknown model 'no_such_model'");
     check_error_answer(&client, "other-1", "serves echo_model");
+    check_error_answer(&client, "other-1", "\"source\":\"rtsp://cam:***@10.0.0.5/live\"");
+    {
+        const answer *a = find_answer(&client, "other-1", &copies);
+
+        CHECK_MSG(a == NULL || strstr(a->payload, "secret") == NULL, "answer: %s", a->payload);
+    }
     check_error_answer(&client, "fail-1", "\"status\":\"invalid data\"");
     check_error_answer(&client, "big-1", "exceeds this worker's --max-payload of 2048 bytes");
     check_error_answer(&client, "", "job envelope");

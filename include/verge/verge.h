@@ -11,5 +11,9 @@
 #include "verge/interpreter.h"
 #include "verge/image.h"
 #include "verge/media.h"
+#include "verge/vision.h"
+#include "verge/npy.h"
+#include "verge/signal.h"
+#include "verge/net.h"
 
 #endif

@@ -127,11 +127,12 @@ static bool format_is_camera(const char *name)
     return name != NULL && (strcmp(name, "v4l2") == 0 || strcmp(name, "video4linux2") == 0);
 }
 
+/* Demuxers whose input may be one picture: image files, image pipes, GIF. */
 static bool demuxer_reads_still_images(const AVInputFormat *format)
 {
     size_t length = strlen(format->name);
 
-    if (strcmp(format->name, "image2") == 0)
+    if (strcmp(format->name, "image2") == 0 || strcmp(format->name, "gif") == 0)
         return true;
     return length > 5 && strcmp(format->name + length - 5, "_pipe") == 0;
 }

@@ -398,6 +398,45 @@ static void mjpeg_file_is_video(void)
     free(bytes);
 }
 
+/* A GIF of one picture is a still image; an animated one is a video. */
+static void gif_still_or_animated(void)
+{
+    char picture[1024], video[1024], still[1024], animated[1024];
+    char *encode_still[] = {"ffmpeg", "-nostdin", "-v", "error", "-y", "-i", picture,
+                            "-vf", "scale=64:80", still, NULL};
+    char *encode_animated[] = {"ffmpeg", "-nostdin", "-v", "error", "-y", "-i", video, "-t",
+                               "0.5", "-vf", "scale=64:48", animated, NULL};
+    verge_source *source = NULL;
+    verge_frame frame;
+    int count = 0;
+
+    check_data_path("images/grace_hopper.jpg", picture);
+    check_data_path("video/vtest_10s.mp4", video);
+    test_path(still, sizeof(still), "still.gif");
+    test_path(animated, sizeof(animated), "animated.gif");
+    CHECK_EQ_INT(run_command(encode_still), 0);
+    CHECK_EQ_INT(run_command(encode_animated), 0);
+
+    CHECK_OK(verge_source_open(still, NULL, &source));
+    if (source != NULL) {
+        CHECK_EQ_INT(verge_source_get_info(source)->kind, VERGE_SOURCE_IMAGE);
+        CHECK(verge_source_get_info(source)->is_still);
+        CHECK_OK(verge_source_read(source, &frame));
+        CHECK_STATUS(verge_source_read(source, &frame), VERGE_STATUS_END_OF_STREAM);
+        verge_source_close(source);
+    }
+
+    CHECK_OK(verge_source_open(animated, NULL, &source));
+    if (source != NULL) {
+        CHECK_EQ_INT(verge_source_get_info(source)->kind, VERGE_SOURCE_VIDEO);
+        CHECK(!verge_source_get_info(source)->is_still);
+        while (verge_source_read(source, &frame) == VERGE_OK)
+            count++;
+        verge_source_close(source);
+    }
+    CHECK_EQ_INT(count, 5);
+}
+
 /* Reads the video with `options` and stores the delivered indices; returns how many. */
 static int read_indices(const verge_source_options *options, int64_t *indices, int capacity,
                         double *times)
@@ -1339,6 +1378,7 @@ int main(void)
     RUN(video_all_frames);
     RUN(video_display_rotation);
     RUN(mjpeg_file_is_video);
+    RUN(gif_still_or_animated);
     RUN(video_every_and_max_frames);
     RUN(video_from_stdin);
     RUN(size_changes_mid_stream);

@@ -242,8 +242,10 @@ typedef struct verge_video_writer verge_video_writer;
  * Creates a video file of width x height pixels played at `fps` frames per
  * second. The container follows the extension (".mp4", ".mkv", ".mov",
  * ".avi"; anything else gives MP4). The codec is H.264 through libx264
- * (preset "veryfast", CRF 23) when the FFmpeg build has it and the
- * container takes it, otherwise MPEG-4 part 2; the pixel format is yuv420p.
+ * (preset "veryfast", CRF 23, with one reference frame, at most one B-frame
+ * and a 5-frame lookahead to keep memory low) when the FFmpeg build has it
+ * and the container takes it, otherwise MPEG-4 part 2; the pixel format is
+ * yuv420p. The encoder runs 2 threads; see verge_video_writer_open_threads().
  * Because yuv420p needs even sizes, an odd width or height is padded by one
  * column or row that repeats the last one, so the file is then one pixel
  * wider or taller than requested.
@@ -256,6 +258,14 @@ typedef struct verge_video_writer verge_video_writer;
  */
 verge_status verge_video_writer_open(const char *path, int width, int height, double fps,
                                      verge_video_writer **writer);
+
+/*
+ * Like verge_video_writer_open(), with `threads` encoder threads, 1..16
+ * (VERGE_STATUS_INVALID_ARGUMENT outside). Each libx264 frame thread keeps
+ * frames of its own in memory, so memory grows with the count.
+ */
+verge_status verge_video_writer_open_threads(const char *path, int width, int height, double fps,
+                                             int threads, verge_video_writer **writer);
 
 /*
  * Encodes one frame; frame n is shown at time n / fps. An image of another

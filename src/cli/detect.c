@@ -4,6 +4,7 @@
  * on stdout and, with --out, writes annotated copies: an image per input
  * image and an MP4 per video or stream.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -73,9 +74,11 @@ static void print_help(FILE *out)
             "  --every N        process every Nth video frame (default 1)\n"
             "  --max-detections N  report at most N detections per frame, the highest\n"
             "                   scores first (default 256)\n"
-            "  --threads N      threads for inference (default 1) and for video decoding\n"
-            "                   (default: chosen by FFmpeg)\n"
-            "  --out DIR        write annotated images and MP4 videos into DIR\n"
+            "  --threads N      threads for inference (default 1), for video decoding\n"
+            "                   (default: chosen by FFmpeg) and for encoding annotated\n"
+            "                   MP4 videos (default 2; at most 16)\n"
+            "  --out DIR        write annotated images and MP4 videos into DIR, created\n"
+            "                   with its parent folders when missing\n"
             "  --head NAME      decoder preset (default: detected from the model's shapes):\n");
     for (int i = 0; i < verge_head_preset_count(); i++) {
         const verge_head_spec *spec = verge_head_preset(i);
@@ -287,23 +290,144 @@ static bool overwrites_source(const detector *d, const char *path)
     return false;
 }
 
+/* Returns true for "scheme://...", where the scheme is a letter then letters, digits, '+', '-', '.'. */
+static bool uri_has_scheme(const char *uri)
+{
+    const char *separator = strstr(uri, "://");
+
+    if (separator == NULL || separator == uri || !isalpha((unsigned char)uri[0]))
+        return false;
+    for (const char *p = uri; p < separator; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.')
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Finds the last path component of the `length` bytes at `path` that is not
+ * empty, "." or "..". Returns its start and stores its length, or returns NULL.
+ */
+static const char *last_path_component(const char *path, size_t length, size_t *component_length)
+{
+    const char *end = path + length;
+
+    while (end > path) {
+        const char *start = end;
+        size_t size;
+
+        while (start > path && start[-1] != '/')
+            start--;
+        size = (size_t)(end - start);
+        if (size > 0 && !(size == 1 && start[0] == '.') &&
+            !(size == 2 && start[0] == '.' && start[1] == '.')) {
+            *component_length = size;
+            return start;
+        }
+        end = start > path ? start - 1 : path;
+    }
+    return NULL;
+}
+
+/*
+ * Finds the host of the URI part after "://" (`length` bytes up to the path):
+ * without user information before '@', a port after ':' or the brackets of
+ * an IPv6 address. Returns its start and stores its length, 0 when empty.
+ */
+static const char *uri_host(const char *authority, size_t length, size_t *host_length)
+{
+    const char *host = authority;
+    const char *end = authority + length;
+    const char *colon;
+
+    for (const char *p = authority; p < end; p++) {
+        if (*p == '@')
+            host = p + 1;
+    }
+    if (host < end && *host == '[') {
+        const char *bracket = memchr(host, ']', (size_t)(end - host));
+
+        host++;
+        end = bracket != NULL ? bracket : end;
+    } else if ((colon = memchr(host, ':', (size_t)(end - host))) != NULL) {
+        end = colon;
+    }
+    *host_length = (size_t)(end - host);
+    return host;
+}
+
+/*
+ * Writes the name the annotated copy of `uri` starts from into `name`. For
+ * a file it is the last component of its path, and "stdin" for "-". For a
+ * URI it is the last non-empty component of the path without the query
+ * ("rtsp://cam/live/" gives "live"), else the host ("rtsp://user@cam:554/"
+ * gives "cam"), else the scheme. In a name from a URI, every character other
+ * than letters, digits, '.', '-' and '_' becomes '_'. Returns true when the
+ * name comes from a path, so that a dot in it starts an extension, and false
+ * for a host, a scheme or "stdin".
+ */
+static bool source_base_name(const char *uri, char *name, size_t size)
+{
+    bool from_path = true;
+    const char *component;
+    size_t length;
+
+    if (strcmp(uri, "-") == 0) {
+        snprintf(name, size, "stdin");
+        return false;
+    }
+    if (!uri_has_scheme(uri)) {
+        component = last_path_component(uri, strlen(uri), &length);
+        if (component == NULL) {
+            snprintf(name, size, "stdin");
+            return false;
+        }
+        snprintf(name, size, "%.*s", (int)length, component);
+        return true;
+    }
+
+    {
+        const char *authority = strstr(uri, "://") + 3;
+        size_t authority_length = strcspn(authority, "/?#");
+        const char *path = authority + authority_length;
+        size_t path_length = path[0] == '/' ? strcspn(path, "?#") : 0;
+
+        component = last_path_component(path, path_length, &length);
+        if (component == NULL) {
+            component = uri_host(authority, authority_length, &length);
+            from_path = false;
+        }
+        if (length == 0) {
+            component = uri;
+            length = (size_t)(strstr(uri, "://") - uri);
+        }
+    }
+    snprintf(name, size, "%.*s", (int)length, component);
+    for (char *p = name; *p != '\0'; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
+            *p = '_';
+    }
+    /* A name from the network must not become a hidden file. */
+    if (name[0] == '.')
+        name[0] = '_';
+    return from_path;
+}
+
 /* Builds DIR/NAME for the annotated copy of `uri`, distinct from earlier names. */
 static int annotated_path(detector *d, const char *uri, bool still, char *path, size_t size)
 {
-    const char *base = strrchr(uri, '/');
-    char stem[256];
+    /* Leaves room for a suffix such as "-12" and ".jpeg" in a file name of at most 255 bytes. */
+    char stem[224];
     char extension[16] = ".mp4";
     char candidate[PATH_MAX];
     char **grown;
-    char *dot;
+    char *dot = NULL;
 
-    base = base != NULL ? base + 1 : uri;
-    if (strcmp(uri, "-") == 0 || base[0] == '\0')
-        base = "stdin";
-    snprintf(stem, sizeof(stem), "%s", base);
+    /* A host name such as 10.0.0.7 has no extension. */
+    if (source_base_name(uri, stem, sizeof(stem)))
+        dot = strrchr(stem, '.');
 
     /* Images keep their format when the writer supports it, else become PNG; videos become MP4. */
-    dot = strrchr(stem, '.');
     if (still) {
         if (dot != NULL && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 ||
                             strcasecmp(dot, ".png") == 0 || strcasecmp(dot, ".bmp") == 0))
@@ -352,6 +476,18 @@ static void annotate(verge_image *image, const verge_head_spec *spec,
     for (size_t i = 0; i < count; i++)
         verge_draw_detection(image, &detections[i], cli_class_label(spec, detections[i].class_id),
                              thickness, green);
+}
+
+/*
+ * Returns the thread count for the MP4 encoder: --threads up to 16, else 2.
+ * Each libx264 frame thread keeps frames of its own in memory, so the count
+ * stays low for edge boxes with 1-2 GB.
+ */
+static int encoder_threads(const detect_options *options)
+{
+    if (options->threads <= 0)
+        return 2;
+    return options->threads < 16 ? options->threads : 16;
 }
 
 /* Runs the detector on every frame of one source. Returns 0 on success, 1 on failure. */
@@ -443,8 +579,9 @@ static int run_source(detector *d, const char *uri)
                 /* The writer takes up to 1000 fps, so high-speed camera video plays slower. */
                 if (fps > 1000)
                     fps = 1000;
-                status = verge_video_writer_open(out_path, frame.image.width, frame.image.height,
-                                                 fps, &writer);
+                status = verge_video_writer_open_threads(out_path, frame.image.width,
+                                                         frame.image.height, fps,
+                                                         encoder_threads(options), &writer);
             }
             if (status == VERGE_OK)
                 status = verge_video_writer_write(writer, &frame.image);
@@ -470,6 +607,89 @@ done:
     verge_source_close(source);
     free(detections);
     return result;
+}
+
+/*
+ * Creates the --out folder and its missing parents like `mkdir -p`, with
+ * mode 0777 less the umask. Returns 0, or prints why not and returns the exit
+ * status: 2 when the path names a file where a folder must be (a usage
+ * error, like any other argument that cannot be right), 1 when creating a
+ * folder failed.
+ */
+static int out_folder_create(const char *folder)
+{
+    char path[PATH_MAX];
+    size_t length = strlen(folder);
+
+    if (length == 0) {
+        fprintf(stderr, "verge detect: --out needs a folder name\n");
+        return 2;
+    }
+    if (length >= sizeof(path)) {
+        fprintf(stderr, "verge detect: --out %.64s...: the path is longer than %d bytes\n",
+                folder, PATH_MAX - 1);
+        return 2;
+    }
+    memcpy(path, folder, length + 1);
+
+    /* Each prefix that ends before a '/' or at the end, skipping a leading '/'. */
+    for (size_t end = 1; end <= length; end++) {
+        struct stat info;
+        int error;
+
+        if (path[end] != '/' && path[end] != '\0')
+            continue;
+        path[end] = '\0';
+        /* Any failure on an existing folder is fine: EEXIST, or EACCES and EROFS on some systems. */
+        if (mkdir(path, 0777) != 0) {
+            error = errno;
+            if (stat(path, &info) != 0) {
+                fprintf(stderr, "verge detect: cannot create output folder %s: %s\n", path,
+                        strerror(error));
+                return 1;
+            }
+            if (!S_ISDIR(info.st_mode) && end == length) {
+                fprintf(stderr, "verge detect: --out %s is not a folder; name a folder to write "
+                                "the annotated copies into\n", folder);
+                return 2;
+            }
+            if (!S_ISDIR(info.st_mode)) {
+                fprintf(stderr, "verge detect: --out %s: %s is not a folder, so the folders "
+                                "under it cannot be created\n", folder, path);
+                return 2;
+            }
+        }
+        path[end] = folder[end];
+    }
+    return 0;
+}
+
+/*
+ * Creates and removes an empty file in the --out folder, so that a folder
+ * that cannot be written is reported before any source is processed: one
+ * without write permission, on a read-only file system or in /proc or /sys.
+ * access(2) would pass most of these for root. Returns 0, or prints why
+ * not and returns 1.
+ */
+static int out_folder_check_writable(const char *folder)
+{
+    char probe[PATH_MAX];
+    int fd;
+
+    if ((size_t)snprintf(probe, sizeof(probe), "%s/.verge-write-test-XXXXXX", folder) >=
+        sizeof(probe)) {
+        fprintf(stderr, "verge detect: --out %.64s...: the path is too long\n", folder);
+        return 2;
+    }
+    fd = mkstemp(probe);
+    if (fd < 0) {
+        fprintf(stderr, "verge detect: cannot write into the --out folder %s: %s; check its "
+                        "permissions or choose another folder\n", folder, strerror(errno));
+        return 1;
+    }
+    close(fd);
+    unlink(probe);
+    return 0;
 }
 
 /* Loads the model, prepares the interpreter and picks the head. Returns 0 on success. */
@@ -515,19 +735,13 @@ int verge_cmd_detect(int argc, char **argv)
     options.model_path = positional[0];
 
     if (options.out_dir != NULL) {
-        struct stat folder;
+        int result = out_folder_create(options.out_dir);
 
-        if (mkdir(options.out_dir, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, "verge detect: cannot create output folder %s: %s\n",
-                    options.out_dir, strerror(errno));
+        if (result == 0)
+            result = out_folder_check_writable(options.out_dir);
+        if (result != 0) {
             free(positional);
-            return 1;
-        }
-        if (stat(options.out_dir, &folder) != 0 || !S_ISDIR(folder.st_mode)) {
-            fprintf(stderr, "verge detect: --out %s is not a folder; name a folder to write the "
-                            "annotated copies into\n", options.out_dir);
-            free(positional);
-            return 2;
+            return result;
         }
     }
 

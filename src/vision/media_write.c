@@ -19,7 +19,21 @@ enum {
     JPEG_QSCALE = 2,     /* MJPEG quantizer scale, 1 (best) .. 31 */
     MPEG4_QSCALE = 4,    /* MPEG-4 part 2 quantizer scale for the fallback encoder */
     FPS_MAX = 1000,
+    VIDEO_THREADS_DEFAULT = 2,
+    VIDEO_THREADS_MAX = 16,
 };
+
+/*
+ * libx264 settings on top of preset "veryfast" that reduce the frames the
+ * encoder keeps in memory. x264's defaults are 1.5 frame threads per core, a
+ * lookahead thread, 3 B-frames and a 10-frame lookahead. With them the encoder
+ * took about 230 MiB at 1920x1080 and 800 MiB at 3840x2160 on a 2-core
+ * machine. These settings with 2 threads halve that (docs/benchmarks.md,
+ * "Annotated video").
+ * The lookahead stays because macroblock-tree rate control needs it: with
+ * tune zerolatency, which drops both, files grew 3 to 5 times at CRF 23.
+ */
+static const char X264_FRUGAL_PARAMS[] = "ref=1:bframes=1:rc-lookahead=5:sync-lookahead=0";
 
 static bool image_is_valid(const verge_image *image)
 {
@@ -287,7 +301,7 @@ static const AVCodec *video_encoder_for(const AVOutputFormat *container, const c
 }
 
 static verge_status video_configure_encoder(verge_video_writer *writer, const AVCodec *codec,
-                                            double fps)
+                                            double fps, int threads)
 {
     AVCodecContext *encoder = writer->encoder;
     /* MPEG-4 part 2 allows time base denominators up to 65535. */
@@ -301,6 +315,7 @@ static verge_status video_configure_encoder(verge_video_writer *writer, const AV
     encoder->time_base = av_inv_q(rate);
     encoder->color_range = AVCOL_RANGE_MPEG;
     encoder->colorspace = AVCOL_SPC_SMPTE170M;  /* the BT.601 matrix swscale converts with */
+    encoder->thread_count = threads;
     if (writer->muxer->oformat->flags & AVFMT_GLOBALHEADER)
         encoder->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
 
@@ -308,6 +323,8 @@ static verge_status video_configure_encoder(verge_video_writer *writer, const AV
         error = av_opt_set(encoder->priv_data, "preset", "veryfast", 0);
         if (error >= 0)
             error = av_opt_set(encoder->priv_data, "crf", "23", 0);
+        if (error >= 0)
+            error = av_opt_set(encoder->priv_data, "x264-params", X264_FRUGAL_PARAMS, 0);
         if (error < 0)
             return fail_av(error, writer->path, "cannot set libx264 options");
     } else if (codec->id == AV_CODEC_ID_MPEG4) {
@@ -354,8 +371,9 @@ static verge_status video_allocate_buffers(verge_video_writer *writer)
     return VERGE_OK;
 }
 
-verge_status media_video_writer_open_with(const char *path, int width, int height, double fps,
-                                          const char *encoder_name, verge_video_writer **writer_out)
+static verge_status video_writer_open(const char *path, int width, int height, double fps,
+                                      const char *encoder_name, int threads,
+                                      verge_video_writer **writer_out)
 {
     const AVOutputFormat *container;
     const AVCodec *codec;
@@ -376,6 +394,10 @@ verge_status media_video_writer_open_with(const char *path, int width, int heigh
         return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
                           "%s: frame rate %g is outside (0, %d] frames per second", path, fps,
                           FPS_MAX);
+    if (threads < 1 || threads > VIDEO_THREADS_MAX)
+        return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
+                          "%s: %d encoder threads is outside 1..%d", path, threads,
+                          VIDEO_THREADS_MAX);
 
     media_init();
     media_error_detail_clear();
@@ -411,7 +433,7 @@ verge_status media_video_writer_open_with(const char *path, int width, int heigh
         goto cleanup;
     }
 
-    status = video_configure_encoder(writer, codec, fps);
+    status = video_configure_encoder(writer, codec, fps, threads);
     if (status != VERGE_OK)
         goto cleanup;
     status = video_allocate_buffers(writer);
@@ -447,10 +469,23 @@ cleanup:
     return status;
 }
 
+verge_status media_video_writer_open_with(const char *path, int width, int height, double fps,
+                                          const char *encoder_name, verge_video_writer **writer)
+{
+    return video_writer_open(path, width, height, fps, encoder_name, VIDEO_THREADS_DEFAULT,
+                             writer);
+}
+
 verge_status verge_video_writer_open(const char *path, int width, int height, double fps,
                                      verge_video_writer **writer)
 {
-    return media_video_writer_open_with(path, width, height, fps, NULL, writer);
+    return video_writer_open(path, width, height, fps, NULL, VIDEO_THREADS_DEFAULT, writer);
+}
+
+verge_status verge_video_writer_open_threads(const char *path, int width, int height, double fps,
+                                             int threads, verge_video_writer **writer)
+{
+    return video_writer_open(path, width, height, fps, NULL, threads, writer);
 }
 
 const char *media_video_writer_encoder(const verge_video_writer *writer)

@@ -3,8 +3,13 @@
  * photo with the ffmpeg command, standard input, annotated output, and the
  * errors for bad sources, bad models and bad options.
  */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "check.h"
@@ -685,6 +690,282 @@ static void file_names_stay_valid_json(void)
     cli_result_free(&r);
 }
 
+/*
+ * Returns the number after " key=" in the options string that libx264 writes
+ * into the first frame of an MP4 ("... options: cabac=1 ref=1 ... threads=2
+ * ..."), or -1 when the file or the key is missing.
+ */
+static int x264_option(const char *path, const char *key)
+{
+    struct stat info;
+    char *file = cli_read_file(path);
+    const char *options = NULL;
+    size_t key_length = strlen(key);
+    int value = -1;
+
+    /* cli_read_file() appends a NUL, and the MP4 contains NULs, so search by length. */
+    for (size_t i = 0; stat(path, &info) == 0 && i + 9 <= (size_t)info.st_size; i++) {
+        if (memcmp(file + i, "options: ", 9) == 0) {
+            options = file + i + 8;
+            break;
+        }
+    }
+    for (const char *at = options; at != NULL && *at != '\0'; at = strchr(at + 1, ' ')) {
+        if (strncmp(at + 1, key, key_length) == 0 && at[1 + key_length] == '=') {
+            value = atoi(at + 2 + key_length);
+            break;
+        }
+    }
+    free(file);
+    return value;
+}
+
+/*
+ * Annotated MP4s are encoded with 2 threads, or --threads up to 16, instead of
+ * libx264's 1.5 per core, and a short lookahead: frugal enough for a 2-core
+ * edge box with 1-2 GB. The options libx264 records in the file show it.
+ */
+static void annotated_video_encoder_threads(void)
+{
+    const char *one[] = {"detect", model, work("pan.mp4"), "--max-frames", "8", "--threads", "1",
+                         "--out", work("threads1"), NULL};
+    const char *many[] = {"detect", model, work("pan.mp4"), "--max-frames", "8", "--threads",
+                          "64", "--out", work("threads64"), NULL};
+    cli_result r;
+
+    /* Written by panning_video_tracks_face without --threads. */
+    CHECK_EQ_INT(x264_option(work("annotated/pan.mp4"), "threads"), 2);
+    CHECK_EQ_INT(x264_option(work("annotated/pan.mp4"), "rc_lookahead"), 5);
+    CHECK_EQ_INT(x264_option(work("annotated/pan.mp4"), "bframes"), 1);
+
+    r = cli_run(work_dir, NULL, one);
+    CHECK_MSG(r.status == 0, "stderr: %s", r.err);
+    cli_result_free(&r);
+    CHECK_EQ_INT(x264_option(work("threads1/pan.mp4"), "threads"), 1);
+    CHECK_EQ_INT(count_video_frames(work("threads1/pan.mp4")), 8);
+
+    r = cli_run(work_dir, NULL, many);
+    CHECK_MSG(r.status == 0, "stderr: %s", r.err);
+    cli_result_free(&r);
+    CHECK_EQ_INT(x264_option(work("threads64/pan.mp4"), "threads"), 16);
+}
+
+/* Returns true when `folder` contains a file whose name starts with `prefix`. */
+static bool folder_has_entry(const char *folder, const char *prefix)
+{
+    DIR *dir = opendir(folder);
+    struct dirent *entry;
+    bool found = false;
+
+    while (dir != NULL && (entry = readdir(dir)) != NULL)
+        found = found || strncmp(entry->d_name, prefix, strlen(prefix)) == 0;
+    if (dir != NULL)
+        closedir(dir);
+    return found;
+}
+
+/*
+ * An --out folder that exists but cannot be written fails before any source
+ * is processed, with no JSON line out. The tests run as root, which passes
+ * permission checks, so the folders are ones that no one can create files
+ * in: sysfs rejects it (EACCES, or EROFS where it is mounted read-only), and
+ * so does a process's /proc folder (ENOENT).
+ */
+static void unwritable_out_fails_first(void)
+{
+    static const char *const folders[] = {"/sys", "/proc/self"};
+    struct stat info;
+
+    for (size_t i = 0; i < sizeof(folders) / sizeof(folders[0]); i++) {
+        const char *args[] = {"detect", model, data("images/grace_hopper.jpg"), work("pan.mp4"),
+                              "--out", folders[i], NULL};
+        cli_result r;
+
+        CHECK_MSG(stat(folders[i], &info) == 0 && S_ISDIR(info.st_mode),
+                  "%s is not a folder on this system", folders[i]);
+        r = cli_run(work_dir, NULL, args);
+        CHECK_EQ_INT(r.status, 1);
+        CHECK_MSG(strlen(r.out) == 0, "%s: stdout: %.300s", folders[i], r.out);
+        CHECK_MSG(strstr(r.err, "cannot write into the --out folder") != NULL &&
+                      strstr(r.err, folders[i]) != NULL,
+                  "stderr: %s", r.err);
+        cli_result_free(&r);
+    }
+
+    /* The file that shows a folder is writable is removed again. */
+    CHECK(access(work("annotated/grace_hopper.jpg"), F_OK) == 0);
+    CHECK(!folder_has_entry(work("annotated"), ".verge"));
+}
+
+/* Returns the permission bits of `path`, or -1 when it does not exist. */
+static int file_mode(const char *path)
+{
+    struct stat info;
+
+    return stat(path, &info) == 0 ? (int)(info.st_mode & 07777) : -1;
+}
+
+/* --out creates missing parent folders like `mkdir -p`, and names a file that is in the way. */
+static void out_parents_are_created(void)
+{
+    const char *deep[] = {"detect", model, data("images/grace_hopper.jpg"), "--out",
+                          work("deep/a/b/c"), NULL};
+    const char *under_file[] = {"detect", model, data("images/grace_hopper.jpg"), "--out",
+                                work("deep/a/b/c/grace_hopper.jpg/d/e"), NULL};
+    const char *trailing[] = {"detect", model, data("images/coffee.png"), "--out",
+                              work("deep//a/b2/"), NULL};
+    mode_t saved_umask;
+    cli_result r;
+
+    /* 027 rather than the usual 022, so that 0777 & ~umask differs from a fixed 0755. */
+    saved_umask = umask(027);
+    r = cli_run(work_dir, NULL, deep);
+    umask(saved_umask);
+    CHECK_MSG(r.status == 0, "stderr: %s", r.err);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"class\":\"face\""), 1);
+    cli_result_free(&r);
+    CHECK(access(work("deep/a/b/c/grace_hopper.jpg"), R_OK) == 0);
+    CHECK_EQ_INT(file_mode(work("deep")), 0750);
+    CHECK_EQ_INT(file_mode(work("deep/a/b/c")), 0750);
+
+    r = cli_run(work_dir, NULL, trailing);
+    CHECK_MSG(r.status == 0, "stderr: %s", r.err);
+    cli_result_free(&r);
+    CHECK(access(work("deep/a/b2/coffee.png"), R_OK) == 0);
+
+    /* A file where a parent folder must be: a usage error (2) that names the file. */
+    r = cli_run(work_dir, NULL, under_file);
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_MSG(strstr(r.err, "deep/a/b/c/grace_hopper.jpg is not a folder") != NULL,
+              "stderr: %s", r.err);
+    CHECK_EQ_INT(strlen(r.out), 0);
+    cli_result_free(&r);
+}
+
+/*
+ * Starts a process that responds to every HTTP request on 127.0.0.1 with
+ * the bytes of `path`, whatever the request's path. Stores the port and returns
+ * the process id, or -1. The server exits on SIGTERM, or after 120 s in case
+ * the test dies first.
+ */
+static pid_t http_server_start(const char *path, int *port)
+{
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    socklen_t address_length = sizeof(address);
+    struct stat info;
+    char *body = cli_read_file(path);
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    pid_t pid;
+
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (listener < 0 || stat(path, &info) != 0 ||
+        bind(listener, (struct sockaddr *)&address, sizeof(address)) != 0 ||
+        listen(listener, 8) != 0 ||
+        getsockname(listener, (struct sockaddr *)&address, &address_length) != 0) {
+        if (listener >= 0)
+            close(listener);
+        free(body);
+        return -1;
+    }
+    *port = ntohs(address.sin_port);
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_IGN);
+        alarm(120);
+        for (;;) {
+            char request[8192], header[160];
+            size_t got = 0, sent = 0;
+            int client = accept(listener, NULL, NULL);
+
+            if (client < 0)
+                continue;
+            /* Reads the request up to its blank line; its contents do not matter. */
+            while (got < sizeof(request) - 1) {
+                ssize_t n = read(client, request + got, sizeof(request) - 1 - got);
+
+                if (n <= 0)
+                    break;
+                got += (size_t)n;
+                request[got] = '\0';
+                if (strstr(request, "\r\n\r\n") != NULL)
+                    break;
+            }
+            snprintf(header, sizeof(header),
+                     "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: %lld\r\n"
+                     "Connection: close\r\n\r\n", (long long)info.st_size);
+            if (write(client, header, strlen(header)) == (ssize_t)strlen(header)) {
+                while (sent < (size_t)info.st_size) {
+                    ssize_t n = write(client, body + sent, (size_t)info.st_size - sent);
+
+                    if (n <= 0)
+                        break;
+                    sent += (size_t)n;
+                }
+            }
+            close(client);
+        }
+    }
+    close(listener);
+    free(body);
+    return pid;
+}
+
+/*
+ * A stream's annotated MP4 is named after the last non-empty component of
+ * its URL path, else after its host, with characters unsafe in file names
+ * replaced, and never "stdin.mp4". A local HTTP server replaces an RTSP
+ * camera here, since both go through the same naming.
+ */
+static void stream_names_from_url(void)
+{
+    char command[1200], urls[5][160];
+    const char *args[16] = {"detect", model};
+    static const char *const url_paths[] = {"/cam/live/", "/", "/", "/a%20b:c/./?next=/x/",
+                                            "/.hidden/"};
+    static const char *const expected[] = {"live.mp4", "127.0.0.1.mp4", "127.0.0.1-2.mp4",
+                                           "a_20b_c.mp4", "_hidden.mp4"};
+    int argc = 2, port = 0;
+    pid_t server;
+    cli_result r;
+
+    snprintf(command, sizeof(command),
+             "ffmpeg -nostdin -loglevel error -y -loop 1 -i '%s' -vf scale=256:300 -frames:v 3 "
+             "-c:v mpeg2video -q:v 2 -f mpegts '%s'",
+             data("images/grace_hopper.jpg"), work("served.ts"));
+    CHECK_EQ_INT(run_shell(command), 0);
+    server = http_server_start(work("served.ts"), &port);
+    CHECK_MSG(server > 0, "cannot start an HTTP server on 127.0.0.1: %s", strerror(errno));
+    if (server <= 0)
+        return;
+
+    for (size_t i = 0; i < sizeof(url_paths) / sizeof(url_paths[0]); i++) {
+        /* The third URL carries user information, which must not reach the file name. */
+        snprintf(urls[i], sizeof(urls[i]), "http://%s127.0.0.1:%d%s",
+                 i == 2 ? "viewer:secret@" : "", port, url_paths[i]);
+        args[argc++] = urls[i];
+    }
+    args[argc++] = "--out";
+    args[argc++] = work("streams");
+    args[argc] = NULL;
+    r = cli_run(work_dir, NULL, args);
+    kill(server, SIGTERM);
+    waitpid(server, NULL, 0);
+
+    CHECK_MSG(r.status == 0, "stderr: %s", r.err);
+    CHECK_EQ_INT(cli_count_lines(r.out, "\"class\":\"face\""), 15);
+    cli_result_free(&r);
+    for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+        char path[1100];
+        int frames;
+
+        snprintf(path, sizeof(path), "%s/streams/%s", work_dir, expected[i]);
+        frames = count_video_frames(path);
+        CHECK_MSG(frames == 3, "%s: %d frames", expected[i], frames);
+    }
+    CHECK(access(work("streams/stdin.mp4"), F_OK) != 0);
+}
+
 int main(void)
 {
     char command[600];
@@ -709,6 +990,10 @@ int main(void)
     RUN(unusable_inputs_fail);
     RUN(detection_limit_and_output_errors);
     RUN(file_names_stay_valid_json);
+    RUN(annotated_video_encoder_threads);
+    RUN(unwritable_out_fails_first);
+    RUN(out_parents_are_created);
+    RUN(stream_names_from_url);
 
     snprintf(command, sizeof(command), "rm -rf '%s'", work_dir);
     run_shell(command);

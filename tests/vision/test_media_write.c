@@ -440,6 +440,107 @@ static void video_scaled_frames(void)
     verge_image_free(&large);
 }
 
+/*
+ * Returns the number after " key=" in the options string that libx264 writes
+ * into the first frame of a file ("x264 - core 164 ... options: cabac=1
+ * ref=1 ... threads=2 ..."), or -1 when the file or the key is missing.
+ */
+static int x264_option(const char *path, const char *key)
+{
+    size_t size = 0, key_length = strlen(key);
+    uint8_t *file = read_file(path, &size);
+    const char *options = NULL;
+    int value = -1;
+
+    if (file == NULL)
+        return -1;
+    file[size] = '\0';
+    for (size_t i = 0; i + 9 <= size && options == NULL; i++) {
+        if (memcmp(file + i, "options: ", 9) == 0)
+            options = (const char *)file + i + 8;
+    }
+    /* The string ends at the end of its SEI message, well before the end of the file. */
+    for (const char *at = options; at != NULL && *at != '\0'; at = strchr(at + 1, ' ')) {
+        if (strncmp(at + 1, key, key_length) == 0 && at[1 + key_length] == '=') {
+            value = atoi(at + 2 + key_length);
+            break;
+        }
+    }
+    free(file);
+    return value;
+}
+
+/* Writes `frames` frames of the test card with `threads` encoder threads, 0 for the default. */
+static void write_test_video(const char *path, int threads, int frames)
+{
+    verge_video_writer *writer = NULL;
+    verge_image image;
+
+    CHECK_OK(verge_image_create(320, 240, &image));
+    if (threads == 0)
+        CHECK_OK(verge_video_writer_open(path, 320, 240, 25.0, &writer));
+    else
+        CHECK_OK(verge_video_writer_open_threads(path, 320, 240, 25.0, threads, &writer));
+    for (int i = 0; i < frames && writer != NULL; i++) {
+        fill_pattern(&image, i * 3);
+        CHECK_OK(verge_video_writer_write(writer, &image));
+    }
+    CHECK_OK(verge_video_writer_close(writer));
+    verge_image_free(&image);
+}
+
+/*
+ * The H.264 encoder is set to hold few frames, for edge boxes with 1-2 GB:
+ * libx264's defaults (1.5 frame threads per core, 3 B-frames, a 10-frame
+ * lookahead) took about 230 MiB at 1920x1080 on 2 cores. The options libx264 records in the file
+ * show what it ran with, and the file stays plain yuv420p H.264.
+ */
+static void video_encoder_is_frugal(void)
+{
+    char path[1024], probe[256];
+    char *argv[] = {"ffprobe", "-v", "quiet", "-select_streams", "v:0", "-show_entries",
+                    "stream=codec_name,pix_fmt", "-of", "csv=p=0", path, NULL};
+    verge_video_writer *writer = NULL;
+    size_t got;
+    pid_t pid;
+    int fd;
+
+    test_path(path, sizeof(path), "frugal.mp4");
+    write_test_video(path, 0, 30);
+    CHECK_EQ_INT(x264_option(path, "threads"), 2);
+    CHECK_EQ_INT(x264_option(path, "ref"), 1);
+    CHECK_EQ_INT(x264_option(path, "bframes"), 1);
+    CHECK_EQ_INT(x264_option(path, "rc_lookahead"), 5);
+    /* Macroblock-tree rate control needs the lookahead and keeps files small at CRF 23. */
+    CHECK_EQ_INT(x264_option(path, "mbtree"), 1);
+    CHECK_EQ_INT(x264_option(path, "crf"), 23);
+
+    fd = spawn_reader(argv, &pid);
+    got = fd >= 0 ? read_full(fd, (uint8_t *)probe, sizeof(probe) - 1) : 0;
+    if (fd >= 0)
+        close(fd);
+    CHECK_EQ_INT(fd >= 0 ? wait_child(pid) : -1, 0);
+    probe[got] = '\0';
+    CHECK_MSG(strncmp(probe, "h264,yuv420p", 12) == 0, "ffprobe: %s", probe);
+
+    test_path(path, sizeof(path), "one_thread.mp4");
+    write_test_video(path, 1, 10);
+    CHECK_EQ_INT(x264_option(path, "threads"), 1);
+    CHECK_EQ_INT(x264_option(path, "rc_lookahead"), 5);
+    test_path(path, sizeof(path), "four_threads.mp4");
+    write_test_video(path, 4, 10);
+    CHECK_EQ_INT(x264_option(path, "threads"), 4);
+
+    test_path(path, sizeof(path), "bad_threads.mp4");
+    CHECK_STATUS(verge_video_writer_open_threads(path, 320, 240, 25.0, 0, &writer),
+                 VERGE_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(verge_video_writer_open_threads(path, 320, 240, 25.0, 17, &writer),
+                 VERGE_STATUS_INVALID_ARGUMENT);
+    CHECK_MSG(strstr(verge_error_message(), "17 encoder threads") != NULL, "message: %s",
+              verge_error_message());
+    CHECK(writer == NULL);
+}
+
 static void video_writer_errors(void)
 {
     char path[1024];
@@ -531,6 +632,7 @@ int main(void)
     RUN(video_round_trip);
     RUN(video_odd_padding);
     RUN(video_scaled_frames);
+    RUN(video_encoder_is_frugal);
     /* Writing and reading back valid media logs nothing at warning level or above. */
     CHECK_EQ_INT(logged_lines, 0);
     /*

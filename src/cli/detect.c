@@ -37,6 +37,7 @@ typedef struct detect_options {
     int every;
     int threads;
     int max_detections;        /* per frame, the highest scores */
+    int64_t max_pixels;        /* largest picture decoded; 0 = the library's default */
 } detect_options;
 
 typedef struct detector {
@@ -74,6 +75,8 @@ static void print_help(FILE *out)
             "  --every N        process every Nth video frame (default 1)\n"
             "  --max-detections N  report at most N detections per frame, the highest\n"
             "                   scores first (default 256)\n"
+            "  --max-pixels N   reject a picture or frame larger than N pixels before it is\n"
+            "                   decoded (default 67108864, 8192x8192)\n"
             "  --threads N      threads for inference (default 1), for video decoding\n"
             "                   (default: chosen by FFmpeg) and for encoding annotated\n"
             "                   MP4 videos (default 2; at most 16)\n"
@@ -131,7 +134,7 @@ static int parse_integer(const char *text, const char *option, long long min, lo
 static int parse_options(int argc, char **argv, detect_options *options)
 {
     enum { OPT_SCORE = 256, OPT_IOU, OPT_NMS, OPT_MAX_FRAMES, OPT_EVERY, OPT_THREADS, OPT_OUT,
-           OPT_HEAD, OPT_MAX_DETECTIONS, OPT_HELP };
+           OPT_HEAD, OPT_MAX_DETECTIONS, OPT_MAX_PIXELS, OPT_HELP };
     static const struct option long_options[] = {
         {"score", required_argument, NULL, OPT_SCORE},
         {"iou", required_argument, NULL, OPT_IOU},
@@ -142,6 +145,7 @@ static int parse_options(int argc, char **argv, detect_options *options)
         {"out", required_argument, NULL, OPT_OUT},
         {"head", required_argument, NULL, OPT_HEAD},
         {"max-detections", required_argument, NULL, OPT_MAX_DETECTIONS},
+        {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -194,6 +198,12 @@ static int parse_options(int argc, char **argv, detect_options *options)
             if (parse_integer(optarg, "--max-detections", 1, 100000, &count) != 0)
                 return -1;
             options->max_detections = (int)count;
+            break;
+        case OPT_MAX_PIXELS:
+            /* Frames are at most 32768 pixels on a side. */
+            if (parse_integer(optarg, "--max-pixels", 1, (long long)32768 * 32768, &count) != 0)
+                return -1;
+            options->max_pixels = count;
             break;
         case OPT_OUT:
             options->out_dir = optarg;
@@ -511,6 +521,7 @@ static int run_source(detector *d, const char *uri)
     verge_source_options_init(&source_options);
     source_options.every = options->every;
     source_options.max_frames = options->max_frames;
+    source_options.max_pixels = options->max_pixels;
     /* FFmpeg warns about more than 16 decoder threads, which decoding cannot use. */
     source_options.threads = options->threads < 16 ? options->threads : 16;
     if (verge_source_open(uri, &source_options, &source) != VERGE_OK) {

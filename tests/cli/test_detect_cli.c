@@ -622,6 +622,34 @@ static int count_occurrences(const char *text, const char *needle)
     return count;
 }
 
+/* --max-pixels: grace_hopper.jpg is 512x600 = 307200 pixels, accepted at that limit only. */
+static void max_pixels_limit(void)
+{
+    const char *below[] = {"detect", model, data("images/grace_hopper.jpg"), "--max-pixels",
+                           "307199", NULL};
+    const char *at[] = {"detect", model, data("images/grace_hopper.jpg"), "--max-pixels",
+                        "307200", NULL};
+    const char *zero[] = {"detect", model, data("images/grace_hopper.jpg"), "--max-pixels", "0",
+                          NULL};
+    cli_result r;
+
+    r = cli_run(work_dir, NULL, below);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_EQ_INT(strlen(r.out), 0);
+    CHECK_MSG(strstr(r.err, "307199") != NULL, "stderr: %s", r.err);
+    cli_result_free(&r);
+
+    r = cli_run(work_dir, NULL, at);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_EQ_INT(count_occurrences(r.out, "\"face\""), 1);
+    cli_result_free(&r);
+
+    r = cli_run(work_dir, NULL, zero);
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_MSG(strstr(r.err, "--max-pixels") != NULL, "stderr: %s", r.err);
+    cli_result_free(&r);
+}
+
 static void detection_limit_and_output_errors(void)
 {
     const char *all[] = {"detect", model, data("images/grace_hopper.jpg"), "--score", "0",
@@ -989,6 +1017,7 @@ int main(void)
     RUN(out_never_replaces_source);
     RUN(unusable_inputs_fail);
     RUN(detection_limit_and_output_errors);
+    RUN(max_pixels_limit);
     RUN(file_names_stay_valid_json);
     RUN(annotated_video_encoder_threads);
     RUN(unwritable_out_fails_first);

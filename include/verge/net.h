@@ -222,8 +222,8 @@ verge_status verge_mqtt_set_will(verge_mqtt *mqtt, const char *topic, const void
 
 /*
  * Connects and waits for the broker's CONNACK. An unreachable broker is
- * retried with exponential backoff (logged as a warning for the first
- * three attempts and every tenth, sleeping in between, never spinning) until options.connect_timeout passes or *stop
+ * retried with exponential backoff (each failure logged as a warning,
+ * sleeping in between, never spinning) until options.connect_timeout passes or *stop
  * becomes non-zero (stop may be NULL). Returns VERGE_OK,
  * VERGE_STATUS_IO_ERROR (gave up, or stopped), or
  * VERGE_STATUS_INVALID_ARGUMENT when the broker refused us for good (bad

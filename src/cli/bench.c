@@ -93,20 +93,6 @@ static void print_help(FILE *out)
             "  --json                       one JSON object on stdout instead of text\n");
 }
 
-static int parse_count(const char *text, const char *option, long min, long max, long *value)
-{
-    char *end;
-
-    errno = 0;
-    *value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || *value < min || *value > max) {
-        fprintf(stderr, "verge bench: invalid %s '%s': expected an integer in %ld..%ld\n", option,
-                text, min, max);
-        return -1;
-    }
-    return 0;
-}
-
 /* Returns 0, 1 for a usage error that was reported, or 2 for --help. */
 static int parse_options(int argc, char **argv, bench_options *options)
 {
@@ -124,7 +110,8 @@ static int parse_options(int argc, char **argv, bench_options *options)
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    long value;
+    const char *command = "verge bench";
+    long long value;
     int option;
 
     *options = (bench_options){.threads = 1, .runs = 50, .warmup = 5, .seed = 1};
@@ -141,22 +128,22 @@ static int parse_options(int argc, char **argv, bench_options *options)
                 return 1;
             break;
         case OPT_THREADS:
-            if (parse_count(optarg, "--threads", 1, 256, &value) != 0)
+            if (cli_parse_integer(command, optarg, "--threads", 1, 256, &value) != 0)
                 return 1;
             options->threads = (int)value;
             break;
         case OPT_RUNS:
-            if (parse_count(optarg, "--runs", 1, 1000000, &value) != 0)
+            if (cli_parse_integer(command, optarg, "--runs", 1, 1000000, &value) != 0)
                 return 1;
             options->runs = (int)value;
             break;
         case OPT_WARMUP:
-            if (parse_count(optarg, "--warmup", 0, 1000000, &value) != 0)
+            if (cli_parse_integer(command, optarg, "--warmup", 0, 1000000, &value) != 0)
                 return 1;
             options->warmup = (int)value;
             break;
         case OPT_SEED:
-            if (parse_count(optarg, "--seed", 0, INT32_MAX, &value) != 0)
+            if (cli_parse_integer(command, optarg, "--seed", 0, INT32_MAX, &value) != 0)
                 return 1;
             options->seed = (uint64_t)value;
             break;
@@ -177,7 +164,7 @@ static int parse_options(int argc, char **argv, bench_options *options)
             return 1;
         }
     }
-    if (optind + 1 != argc) {
+    if (cli_check_positional(command, argc, argv, optind, 1, "MODEL") != 0) {
         fprintf(stderr, "usage: verge bench MODEL [options]; see --help\n");
         return 1;
     }
@@ -472,18 +459,21 @@ static void print_text(const bench_options *options, const verge_interpreter *in
                verge_shape_str(in->dims, in->rank, shape, sizeof(shape)),
                options->inputs.num_paths ? options->inputs.paths[i] : "random");
     }
-    printf("runs:        %d after %d warm-up\n", options->runs, options->warmup);
+    printf("runs:        %d after %d warm-up %s\n", options->runs, options->warmup,
+           cli_plural(options->warmup, "run", "runs"));
     printf("latency ms:  min %.3f  median %.3f  p90 %.3f  p99 %.3f  mean %.3f\n", r->min,
            r->median, r->p90, r->p99, r->mean);
     printf("throughput:  %.2f inferences/s\n", r->mean > 0 ? 1000.0 / r->mean : 0.0);
     printf("compute:     %.4f GFLOP per inference, %.2f GFLOP/s at the median\n",
            r->flops / 1e9, gflops(r->flops, r->median * 1e6));
-    printf("arena:       %zu bytes\n", r->arena);
-    printf("peak RSS:    %zu bytes\n", r->peak_rss);
+    printf("arena:       %zu %s\n", r->arena, cli_plural((long long)r->arena, "byte", "bytes"));
+    printf("peak RSS:    %zu %s\n", r->peak_rss,
+           cli_plural((long long)r->peak_rss, "byte", "bytes"));
     if (!options->profile)
         return;
 
-    printf("\ntime per operator type (ms per inference, mean of %d runs):\n", options->runs);
+    printf("\ntime per operator type (ms per inference, mean of %d %s):\n", options->runs,
+           cli_plural(options->runs, "run", "runs"));
     printf("  %-28s %6s %10s %7s %9s\n", "operator", "nodes", "ms", "share", "GFLOP/s");
     for (int t = 0; t < num_totals; t++) {
         double ms = totals[t].ns / 1e6 / options->runs;
@@ -591,6 +581,7 @@ static int run_bench(bench_options *options, verge_model *model)
     int num_totals = 0, num_slowest = 0, status = 1;
     uint64_t state = options->seed, profiled_ns = 0;
     bench_result result = {0};
+    verge_status created;
     profile p;
 
     if (profile_init(&p, model) != 0) {
@@ -604,12 +595,13 @@ static int run_bench(bench_options *options, verge_model *model)
 
     interpreter_options.input_shapes = inputs->shapes;
     interpreter_options.num_input_shapes = inputs->num_shapes;
-    if (verge_interpreter_create(model, &interpreter_options, &interpreter) != VERGE_OK) {
+    created = verge_interpreter_create(model, &interpreter_options, &interpreter);
+    if (created != VERGE_OK) {
+        bool unsupported = model_args_unsupported_node(created, model, NULL);
+
         fprintf(stderr, "verge bench: %s\n", verge_error_message());
-        if (inputs->num_shapes == 0)
-            fprintf(stderr, "verge bench: if an input takes data of any size (audio of any "
-                            "length, for example), give its size with --input-shape "
-                            "NAME=D0,D1,...\n");
+        if (!unsupported && inputs->num_shapes == 0)
+            model_args_print_shape_hint("verge bench", model);
         goto done;
     }
     for (int i = 0; i < verge_interpreter_input_count(interpreter); i++) {

@@ -71,22 +71,14 @@ static void print_help(FILE *out)
             "See docs/features.md for the fill rules at the edges and the output formats.\n");
 }
 
-/* Parses a whole number in [min, max]; prints a usage error otherwise. */
-static int parse_count(const char *text, const char *option, unsigned long long min,
-                       unsigned long long max, size_t *value)
+/* Parses a whole number in min..max into a size; prints a usage error otherwise. */
+static int parse_count(const char *text, const char *option, long long min, long long max,
+                       size_t *value)
 {
-    char *end = NULL;
-    unsigned long long parsed;
+    long long parsed;
 
-    errno = 0;
-    parsed = strtoull(text, &end, 10);
-    if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0 || parsed < min ||
-        parsed > max) {
-        fprintf(stderr, "verge features: invalid value '%s' for %s: expected a whole number from "
-                        "%llu to %llu\n",
-                text, option, min, max);
+    if (cli_parse_integer("verge features", text, option, min, max, &parsed) != 0)
         return -1;
-    }
     *value = (size_t)parsed;
     return 0;
 }
@@ -154,8 +146,7 @@ static int parse_options(int argc, char **argv, features_options *options)
                 return -1;
             break;
         case OPT_STEP:
-            if (parse_count(optarg, "--step", 1, (unsigned long long)1 << 40,
-                            &options->config.step) != 0)
+            if (parse_count(optarg, "--step", 1, 1LL << 40, &options->config.step) != 0)
                 return -1;
             break;
         case OPT_FILL:
@@ -211,15 +202,9 @@ static int parse_options(int argc, char **argv, features_options *options)
         }
     }
 
-    if (optind >= argc) {
-        fprintf(stderr, "verge features: missing INPUT (a file, or '-' for standard input)\n");
+    if (cli_check_positional("verge features", argc, argv, optind, 1,
+                             "INPUT (a file, or '-' for standard input)") != 0)
         return -1;
-    }
-    if (argc - optind > 1) {
-        fprintf(stderr, "verge features: one INPUT expected, got %d ('%s', '%s', ...)\n",
-                argc - optind, argv[optind], argv[optind + 1]);
-        return -1;
-    }
     options->input = argv[optind];
 
     if (output_format == NULL)
@@ -1261,7 +1246,8 @@ static int run_job(features_options *options)
         do {
             if (!sample_array_append(&whole, chunk.values, chunk.count) ||
                 (w.time_name != NULL && !time_store_append(&w.times, &chunk))) {
-                fprintf(stderr, "verge features: out of memory after %zu samples\n", whole.count);
+                fprintf(stderr, "verge features: out of memory after %zu %s\n", whole.count,
+                        cli_plural((long long)whole.count, "sample", "samples"));
                 goto cleanup;
             }
         } while ((status = verge_series_reader_next(reader, &chunk)) == VERGE_OK);
@@ -1337,12 +1323,16 @@ static int run_job(features_options *options)
     verge_series_reader_info(reader, &info);
     verge_features_stream_stats(stream, &stats);
     if (info.skipped_rows > 0)
-        fprintf(stderr, "verge features: %s: skipped %llu bad rows (first: %s)\n", input_name,
-                (unsigned long long)info.skipped_rows, info.first_skip);
+        fprintf(stderr, "verge features: %s: skipped %llu bad %s (first: %s)\n", input_name,
+                (unsigned long long)info.skipped_rows,
+                cli_plural((long long)info.skipped_rows, "row", "rows"), info.first_skip);
     if (stats.nan_windows > 0 || stats.inf_windows > 0)
-        fprintf(stderr, "verge features: %llu windows contained NaN (all their features are "
-                        "NaN) and %llu contained +-inf without NaN\n",
-                (unsigned long long)stats.nan_windows, (unsigned long long)stats.inf_windows);
+        fprintf(stderr, "verge features: %llu %s NaN (all %s features are NaN) and %llu "
+                        "contained +-inf without NaN\n",
+                (unsigned long long)stats.nan_windows,
+                cli_plural((long long)stats.nan_windows, "window contained", "windows contained"),
+                cli_plural((long long)stats.nan_windows, "its", "their"),
+                (unsigned long long)stats.inf_windows);
     exit_code = 0;
 
 cleanup:
@@ -1384,7 +1374,7 @@ int verge_cmd_features(int argc, char **argv)
         return 0;
     }
     if (parsed != 0) {
-        fprintf(stderr, "Run 'verge features --help' for the options.\n");
+        fprintf(stderr, "usage: verge features INPUT [options]; see --help\n");
         return 2;
     }
     return run_job(&options);

@@ -185,13 +185,10 @@ static void build_report(const verge_model *model, const verge_interpreter_optio
         verge_status status = verge_interpreter_create(model, options, &interpreter);
         verge_node_failure failure;
 
-        verge_interpreter_last_failure(&failure);
         if (status == VERGE_OK) {
             report->arena = verge_interpreter_arena_size(interpreter);
             report->interpreter = interpreter;
-        } else if (status == VERGE_STATUS_UNSUPPORTED && failure.graph >= 0 &&
-                   failure.graph < model->num_graphs &&
-                   failure.node < model->graphs[failure.graph].num_nodes) {
+        } else if (model_args_unsupported_node(status, model, &failure)) {
             char op[OP_LABEL_SIZE];
 
             op_label(&model->graphs[failure.graph].nodes[failure.node], op);
@@ -236,7 +233,8 @@ static void print_text(const verge_model *model, const model_report *report)
     size_t total = 0, total_bytes = 0;
 
     printf("model:       %s\n", verge_model_path(model));
-    printf("file size:   %zu bytes\n", model->file_size);
+    printf("file size:   %zu %s\n", model->file_size,
+           cli_plural((long long)model->file_size, "byte", "bytes"));
     printf("format:      TFLite schema version %u\n", (unsigned)model->format_version);
     if (model->description != NULL && model->description[0] != '\0')
         printf("description: %s\n", model->description);
@@ -257,15 +255,19 @@ static void print_text(const verge_model *model, const model_report *report)
     for (int d = 0; d < NUM_DTYPES; d++) {
         if (report->param_bytes[d] == 0)
             continue;
-        printf("  %-10s %zu values, %zu bytes\n", verge_dtype_name((verge_dtype)d),
-               report->params[d], report->param_bytes[d]);
+        printf("  %-10s %zu %s, %zu %s\n", verge_dtype_name((verge_dtype)d), report->params[d],
+               cli_plural((long long)report->params[d], "value", "values"),
+               report->param_bytes[d], cli_plural((long long)report->param_bytes[d], "byte",
+                                                  "bytes"));
         total += report->params[d];
         total_bytes += report->param_bytes[d];
     }
-    printf("  total      %zu values, %zu bytes\n", total, total_bytes);
+    printf("  total      %zu %s, %zu %s\n", total, cli_plural((long long)total, "value", "values"),
+           total_bytes, cli_plural((long long)total_bytes, "byte", "bytes"));
 
     if (report->total_problems == 0 && report->prepare_error[0] == '\0')
-        printf("arena:       %zu bytes\nunsupported: none\n", report->arena);
+        printf("arena:       %zu %s\nunsupported: none\n", report->arena,
+               cli_plural((long long)report->arena, "byte", "bytes"));
     else if (report->total_problems == 0)
         printf("arena:       unknown\nprepare failed: %s\n", report->prepare_error);
     else
@@ -415,8 +417,9 @@ int verge_cmd_info(int argc, char **argv)
             return 2;
         }
     }
-    if (optind + 1 != argc) {
-        fprintf(stderr, "usage: verge info MODEL [--json] [--input-shape NAME=D0,D1,...]\n");
+    if (cli_check_positional("verge info", argc, argv, optind, 1, "MODEL") != 0) {
+        fprintf(stderr, "usage: verge info MODEL [--json] [--input-shape NAME=D0,D1,...]...; see "
+                        "--help\n");
         return 2;
     }
 
@@ -443,9 +446,9 @@ int verge_cmd_info(int argc, char **argv)
         print_json(model, report);
     else
         print_text(model, report);
-    if (report->prepare_error[0] != '\0' && num_shapes == 0 && model->graphs[0].num_inputs > 0)
-        fprintf(stderr, "verge info: if an input takes data of any size (audio of any length, "
-                        "for example), give its size with --input-shape NAME=D0,D1,...\n");
+    /* build_report() lists an unsupported node as a problem, not as a failed preparation. */
+    if (report->prepare_error[0] != '\0' && num_shapes == 0)
+        model_args_print_shape_hint("verge info", model);
     result = report->total_problems == 0 && report->prepare_error[0] == '\0' ? 0 : 1;
     verge_interpreter_destroy(report->interpreter);
     free(report);

@@ -19,12 +19,13 @@
 static void print_help(FILE *out)
 {
     fprintf(out,
-            "usage: verge loadgen --broker URL --devices N --rate R --duration S [options]\n"
+            "usage: verge loadgen --broker URL [--devices N] [--rate R] [--duration S] [options]\n"
             "\n"
             "Simulates N devices, each with its own MQTT connection, publishing R messages\n"
             "per second each for S seconds at QoS 1 (a sensor reading, or --payload FILE).\n"
             "Prints a report on stderr and the same as one JSON line on stdout. Exit status\n"
-            "0 when every device connected and no message was lost, 1 otherwise.\n"
+            "0 when every device connected and no message was lost, 1 otherwise, 2 on a\n"
+            "usage error (reported before anything connects).\n"
             "\n"
             "options:\n"
             "  --devices N        simulated devices (default 100)\n"
@@ -69,7 +70,13 @@ static unsigned char *read_payload(const char *path, size_t *size)
     return bytes;
 }
 
-int verge_cmd_loadgen(int argc, char **argv)
+static const char usage_line[] =
+    "usage: verge loadgen --broker URL [--devices N] [--rate R] [--duration S] [options]; see "
+    "--help\n";
+
+/* Returns 0, 1 for --help, or -1 after printing a usage error. */
+static int parse_options(int argc, char **argv, verge_loadgen_options *options,
+                         const char **payload_path)
 {
     enum { OPT_DEVICES = 256, OPT_RATE, OPT_DURATION, OPT_TOPIC, OPT_PAYLOAD, OPT_SUBSCRIBE,
            OPT_CONNECT_RATE, OPT_DRAIN, OPT_PROCESSES, OPT_HELP };
@@ -88,79 +95,92 @@ int verge_cmd_loadgen(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *command = "verge loadgen";
+    long long count;
+    double value;
+    int option, handled;
+
+    optind = 1;
+    opterr = 0;
+    while ((option = getopt_long(argc, argv, "+:h", long_options, NULL)) != -1) {
+        handled = mqtt_args_handle(command, option, optarg, &options->mqtt);
+        if (handled < 0)
+            return -1;
+        if (handled > 0)
+            continue;
+        switch (option) {
+        case OPT_DEVICES:
+            if (cli_parse_integer(command, optarg, "--devices", 1, 1000000, &count) != 0)
+                return -1;
+            options->devices = (int)count;
+            break;
+        case OPT_RATE:
+            if (cli_parse_number(command, optarg, "--rate", 0.001, 1000, &value) != 0)
+                return -1;
+            options->rate = value;
+            break;
+        case OPT_DURATION:
+            if (cli_parse_number(command, optarg, "--duration", 0.1, 86400, &value) != 0)
+                return -1;
+            options->duration = value;
+            break;
+        case OPT_TOPIC: options->topic = optarg; break;
+        case OPT_PAYLOAD: *payload_path = optarg; break;
+        case OPT_SUBSCRIBE: options->subscribe = true; break;
+        case OPT_CONNECT_RATE:
+            if (cli_parse_number(command, optarg, "--connect-rate", 1, 1e6, &value) != 0)
+                return -1;
+            options->connect_rate = value;
+            break;
+        case OPT_DRAIN:
+            if (cli_parse_number(command, optarg, "--drain", 0.1, 3600, &value) != 0)
+                return -1;
+            options->drain = value;
+            break;
+        case OPT_PROCESSES:
+            if (cli_parse_integer(command, optarg, "--processes", 1, 64, &count) != 0)
+                return -1;
+            options->processes = (int)count;
+            break;
+        case OPT_HELP:
+        case 'h':
+            return 1;
+        case ':':
+            fprintf(stderr, "%s: option %s needs a value\n", command, argv[optind - 1]);
+            return -1;
+        default:
+            cli_report_unknown_option(command, argv);
+            return -1;
+        }
+    }
+    if (cli_check_positional(command, argc, argv, optind, 0, "") != 0)
+        return -1;
+    return mqtt_args_finish(command, &options->mqtt);
+}
+
+int verge_cmd_loadgen(int argc, char **argv)
+{
+    const char *command = "verge loadgen";
     verge_loadgen_options options;
     verge_loadgen_report report;
     unsigned char *payload = NULL;
     const char *payload_path = NULL;
     verge_status status;
-    double value;
-    int option, handled, result = 1;
+    int parsed, result = 1;
 
     memset(&options, 0, sizeof(options));
     verge_mqtt_options_init(&options.mqtt);
     options.devices = 100;
     options.rate = 1;
     options.duration = 10;
-    optind = 1;
-    opterr = 0;
-    while ((option = getopt_long(argc, argv, "+:h", long_options, NULL)) != -1) {
-        handled = mqtt_args_handle(command, option, optarg, &options.mqtt);
-        if (handled < 0)
-            return 2;
-        if (handled > 0)
-            continue;
-        switch (option) {
-        case OPT_DEVICES:
-            if (cli_parse_number(command, optarg, "--devices", 1, 1000000, &value) != 0)
-                return 2;
-            options.devices = (int)value;
-            break;
-        case OPT_RATE:
-            if (cli_parse_number(command, optarg, "--rate", 0.001, 1000, &value) != 0)
-                return 2;
-            options.rate = value;
-            break;
-        case OPT_DURATION:
-            if (cli_parse_number(command, optarg, "--duration", 0.1, 86400, &value) != 0)
-                return 2;
-            options.duration = value;
-            break;
-        case OPT_TOPIC: options.topic = optarg; break;
-        case OPT_PAYLOAD: payload_path = optarg; break;
-        case OPT_SUBSCRIBE: options.subscribe = true; break;
-        case OPT_CONNECT_RATE:
-            if (cli_parse_number(command, optarg, "--connect-rate", 1, 1e6, &value) != 0)
-                return 2;
-            options.connect_rate = value;
-            break;
-        case OPT_DRAIN:
-            if (cli_parse_number(command, optarg, "--drain", 0.1, 3600, &value) != 0)
-                return 2;
-            options.drain = value;
-            break;
-        case OPT_PROCESSES:
-            if (cli_parse_number(command, optarg, "--processes", 1, 64, &value) != 0)
-                return 2;
-            options.processes = (int)value;
-            break;
-        case OPT_HELP:
-        case 'h':
-            print_help(stdout);
-            return 0;
-        case ':':
-            fprintf(stderr, "%s: option %s needs a value\n", command, argv[optind - 1]);
-            return 2;
-        default:
-            cli_report_unknown_option(command, argv);
-            return 2;
-        }
+    parsed = parse_options(argc, argv, &options, &payload_path);
+    if (parsed == 1) {
+        print_help(stdout);
+        return 0;
     }
-    if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\n", command, argv[optind]);
+    if (parsed != 0) {
+        fputs(usage_line, stderr);
         return 2;
     }
-    if (mqtt_args_finish(command, &options.mqtt) != 0)
-        return 2;
     if (payload_path != NULL) {
         payload = read_payload(payload_path, &options.payload_size);
         if (payload == NULL) {
@@ -171,7 +191,8 @@ int verge_cmd_loadgen(int argc, char **argv)
         options.payload = payload;
     }
     if (net_loadgen_check(&options) != VERGE_OK) {
-        fprintf(stderr, "%s: %s\n", command, verge_error_message());
+        mqtt_args_print_error(command, verge_error_message());
+        fputs(usage_line, stderr);
         free(payload);
         return 2;
     }
@@ -181,21 +202,23 @@ int verge_cmd_loadgen(int argc, char **argv)
     options.stop = &cli_stop_requested;
     options.mqtt.role = "loadgen";
 
-    fprintf(stderr, "verge loadgen: connecting %d devices to %s\n", options.devices,
-            options.mqtt.url);
+    fprintf(stderr, "verge loadgen: connecting %d %s to %s\n", options.devices,
+            cli_plural(options.devices, "device", "devices"), mqtt_args_shown_url());
     status = verge_loadgen_run(&options, &report);
     if (status != VERGE_OK) {
-        fprintf(stderr, "verge loadgen: %s\n", verge_error_message());
+        mqtt_args_print_error(command, verge_error_message());
         free(payload);
         return 1;
     }
     fprintf(stderr,
-            "verge loadgen: %lld of %d devices connected (%d processes, open-file limit %d "
-            "each), %lld disconnected while sending\n"
+            "verge loadgen: %lld of %d %s connected (%d %s, open-file limit %d%s), %lld "
+            "disconnected while sending\n"
             "  sent %lld, acknowledged %lld, lost %lld in %.2f s (%.0f messages/s)\n"
             "  publish to PUBACK: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
             (long long)report.devices_connected + report.disconnects, options.devices,
-            report.processes, report.open_file_limit, (long long)report.disconnects,
+            cli_plural(options.devices, "device", "devices"), report.processes,
+            cli_plural(report.processes, "process", "processes"), report.open_file_limit,
+            report.processes == 1 ? "" : " each", (long long)report.disconnects,
             (long long)report.sent,
             (long long)report.acked, (long long)report.lost, report.send_seconds,
             report.send_seconds > 0 ? (double)report.sent / report.send_seconds : 0.0,
@@ -208,7 +231,7 @@ int verge_cmd_loadgen(int argc, char **argv)
                 (long long)report.missing, report.delivery_p50_ms, report.delivery_p99_ms,
                 report.delivery_max_ms);
     if (report.limit_message[0] != '\0')
-        fprintf(stderr, "verge loadgen: %s\n", report.limit_message);
+        mqtt_args_print_error(command, report.limit_message);
 
     printf("{\"devices\":%d,\"connected\":%lld,\"failed\":%lld,\"disconnects\":%lld,"
            "\"processes\":%d,\"open_file_limit\":%d,\"rate\":%g,\"duration\":%g,\"sent\":%lld,\"acked\":%lld,"

@@ -57,8 +57,9 @@ int main(int argc, char **argv)
         print_usage(stderr);
         return 2;
     }
+    /* "verge help help" prints this general help too. */
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        (strcmp(argv[1], "help") == 0 && argc == 2)) {
+        (strcmp(argv[1], "help") == 0 && (argc == 2 || strcmp(argv[2], "help") == 0))) {
         print_usage(stdout);
         return 0;
     }

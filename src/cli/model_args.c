@@ -218,3 +218,23 @@ void model_inputs_free(model_inputs *inputs)
         verge_array_free(&inputs->arrays[i]);
     inputs->num_arrays = 0;
 }
+
+bool model_args_unsupported_node(verge_status status, const verge_model *model,
+                                 verge_node_failure *failure)
+{
+    verge_node_failure where;
+
+    verge_interpreter_last_failure(&where);
+    if (failure != NULL)
+        *failure = where;
+    return status == VERGE_STATUS_UNSUPPORTED && where.graph >= 0 &&
+           where.graph < model->num_graphs && where.node >= 0 &&
+           where.node < model->graphs[where.graph].num_nodes;
+}
+
+void model_args_print_shape_hint(const char *command, const verge_model *model)
+{
+    if (model->graphs[0].num_inputs > 0)
+        fprintf(stderr, "%s: if an input takes data of any size (audio of any length, for "
+                        "example), give its size with --input-shape NAME=D0,D1,...\n", command);
+}

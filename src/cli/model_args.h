@@ -66,4 +66,22 @@ int model_inputs_fill(const char *command, const model_inputs *inputs, int index
 
 void model_inputs_free(model_inputs *inputs);
 
+/*
+ * Call right after verge_interpreter_create() failed with `status`: true
+ * when it stopped at a node of `model` that this build cannot run
+ * (VERGE_STATUS_UNSUPPORTED with the node in verge_interpreter_last_failure()),
+ * false for any other failure, such as shapes that do not fit together.
+ * `failure` (may be NULL) receives the node and the reason.
+ */
+bool model_args_unsupported_node(verge_status status, const verge_model *model,
+                                 verge_node_failure *failure);
+
+/*
+ * Prints "COMMAND: if an input takes data of any size ..., give its size
+ * with --input-shape" when the main graph has inputs. For a preparation
+ * that failed for another reason than an unsupported node, without
+ * --input-shape: a dimension the model leaves open often makes shapes clash.
+ */
+void model_args_print_shape_hint(const char *command, const verge_model *model);
+
 #endif

@@ -1,51 +1,67 @@
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/mqtt_args.h"
+#include "verge/media.h"
 
-int cli_parse_number(const char *command, const char *text, const char *option, double min,
-                     double max, double *value)
+/* The --broker URL as given, and as it may be printed; both set by mqtt_args_finish(). */
+static const char *given_url;
+static char shown_url[2048];
+
+/*
+ * Stores `url` and its printable form. verge_uri_redact() ends the user
+ * information at the first '/', '?' or '#', but the broker URL parser reads
+ * up to the last '@', so a password that contains one of them is hidden here.
+ */
+static void record_url(const char *url)
 {
-    char *end;
+    const char *rest = strstr(url, "://"), *at, *colon;
 
-    errno = 0;
-    *value = strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !(*value >= min && *value <= max)) {
-        fprintf(stderr, "%s: invalid value '%s' for %s: expected a number in %g..%g\n", command,
-                text, option, min, max);
-        return -1;
-    }
-    return 0;
+    given_url = url;
+    verge_uri_redact(url, shown_url, sizeof(shown_url));
+    if (rest == NULL || strcmp(shown_url, url) != 0)
+        return;
+    rest += 3;
+    at = strrchr(rest, '@');
+    colon = at != NULL ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
+    if (colon != NULL && colon + 1 < at)
+        snprintf(shown_url, sizeof(shown_url), "%.*s***%s", (int)(colon + 1 - url), url, at);
 }
 
-int cli_parse_bytes(const char *command, const char *text, const char *option, size_t *value)
+const char *mqtt_args_shown_url(void)
 {
-    char *end;
-    double number, scale = 1;
+    return shown_url;
+}
 
-    errno = 0;
-    number = strtod(text, &end);
-    if (end != text && (*end == 'K' || *end == 'k'))
-        scale = 1024, end++;
-    else if (end != text && (*end == 'M' || *end == 'm'))
-        scale = 1024.0 * 1024, end++;
-    else if (end != text && (*end == 'G' || *end == 'g'))
-        scale = 1024.0 * 1024 * 1024, end++;
-    number *= scale;
-    if (errno != 0 || end == text || *end != '\0' || !(number >= 1 && number <= 268435455.0)) {
-        fprintf(stderr, "%s: invalid value '%s' for %s: expected 1 to 256M bytes (suffix K, M)\n",
-                command, text, option);
-        return -1;
+/* Writes `text` to `out` with each copy of the given URL replaced by the shown one. */
+static void put_redacted(FILE *out, const char *text)
+{
+    const char *at;
+
+    if (given_url == NULL || given_url[0] == '\0' || strcmp(given_url, shown_url) == 0) {
+        fputs(text, out);
+        return;
     }
-    *value = (size_t)floor(number);
-    return 0;
+    while ((at = strstr(text, given_url)) != NULL) {
+        fwrite(text, 1, (size_t)(at - text), out);
+        fputs(shown_url, out);
+        text = at + strlen(given_url);
+    }
+    fputs(text, out);
+}
+
+void mqtt_args_print_error(const char *command, const char *message)
+{
+    flockfile(stderr);
+    fprintf(stderr, "%s: ", command);
+    put_redacted(stderr, message);
+    fputc('\n', stderr);
+    funlockfile(stderr);
 }
 
 int mqtt_args_handle(const char *command, int code, const char *value, verge_mqtt_options *options)
 {
-    double number;
+    long long number;
 
     switch (code) {
     case MQTT_ARG_BROKER: options->url = value; return 1;
@@ -58,7 +74,7 @@ int mqtt_args_handle(const char *command, int code, const char *value, verge_mqt
     case MQTT_ARG_PASSWORD: options->password = value; return 1;
     case MQTT_ARG_CLIENT_ID: options->client_id = value; return 1;
     case MQTT_ARG_KEEPALIVE:
-        if (cli_parse_number(command, value, "--keepalive", 5, 65535, &number) != 0)
+        if (cli_parse_integer(command, value, "--keepalive", 5, 65535, &number) != 0)
             return -1;
         options->keepalive = (int)number;
         return 1;
@@ -83,6 +99,7 @@ int mqtt_args_finish(const char *command, verge_mqtt_options *options)
         fprintf(stderr, "%s: --broker mqtt://HOST[:PORT] is required\n", command);
         return -1;
     }
+    record_url(options->url);
     if (options->username != NULL && options->password == NULL)
         options->password = getenv("VERGE_MQTT_PASSWORD");
     /*
@@ -96,7 +113,7 @@ int mqtt_args_finish(const char *command, verge_mqtt_options *options)
     status = verge_mqtt_create(options, NULL, &mqtt);
     verge_log_set_callback(NULL, NULL, VERGE_LOG_WARNING);
     if (status != VERGE_OK) {
-        fprintf(stderr, "%s: %s\n", command, verge_error_message());
+        mqtt_args_print_error(command, verge_error_message());
         return -1;
     }
     verge_mqtt_destroy(mqtt);
@@ -124,11 +141,16 @@ void mqtt_args_help(FILE *out)
 void cli_log_to_stderr(verge_log_level level, const char *message, void *user)
 {
     const char *command = user;
+    const char *prefix = "";
 
     if (level >= VERGE_LOG_ERROR)
-        fprintf(stderr, "%s: error: %s\n", command, message);
+        prefix = "error: ";
     else if (level == VERGE_LOG_WARNING)
-        fprintf(stderr, "%s: warning: %s\n", command, message);
-    else
-        fprintf(stderr, "%s: %s\n", command, message);
+        prefix = "warning: ";
+    /* Worker threads log too: one lock keeps each line whole. */
+    flockfile(stderr);
+    fprintf(stderr, "%s: %s", command, prefix);
+    put_redacted(stderr, message);
+    fputc('\n', stderr);
+    funlockfile(stderr);
 }

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "cli/options.h"
 #include "verge/net.h"
 
 /* getopt_long codes of the shared options; command-specific codes start below 1000. */
@@ -46,22 +47,33 @@ int mqtt_args_handle(const char *command, int code, const char *value, verge_mqt
 /*
  * Checks that --broker was given, fills the password from
  * $VERGE_MQTT_PASSWORD when --username came without --password, and checks
- * the broker URL, keepalive and TLS files (without connecting). Returns 0,
- * or -1 after printing a message (a usage error: exit status 2).
+ * the broker URL, keepalive and TLS files (without connecting). Records the
+ * URL for mqtt_args_shown_url(). Returns 0, or -1 after printing a message
+ * (a usage error: exit status 2).
  */
 int mqtt_args_finish(const char *command, verge_mqtt_options *options);
 
 /* Prints the help lines of the shared options. */
 void mqtt_args_help(FILE *out);
 
-/* Parses a number in min..max; prints "COMMAND: invalid value ..." and returns -1 otherwise. */
-int cli_parse_number(const char *command, const char *text, const char *option, double min,
-                     double max, double *value);
+/*
+ * The broker URL as it may be printed: its password replaced by "***" (see
+ * verge_uri_redact()). Valid after mqtt_args_finish() has run, "" before.
+ */
+const char *mqtt_args_shown_url(void);
 
-/* Parses a byte count with an optional K, M or G suffix (powers of 1024). */
-int cli_parse_bytes(const char *command, const char *text, const char *option, size_t *value);
+/*
+ * Prints "COMMAND: MESSAGE" and a line end on stderr, with every copy of the
+ * --broker URL in MESSAGE shown as mqtt_args_shown_url(): library messages
+ * quote the URL as given, password included.
+ */
+void mqtt_args_print_error(const char *command, const char *message);
 
-/* A verge_log callback that writes "COMMAND: [warning: ]message" lines; user is the command name. */
+/*
+ * A verge_log callback that writes "COMMAND: [error: |warning: ]message"
+ * lines, the broker URL shown as in mqtt_args_print_error(); user is the
+ * command name.
+ */
 void cli_log_to_stderr(verge_log_level level, const char *message, void *user);
 
 #endif

@@ -22,8 +22,9 @@ int verge_cmd_operators(int argc, char **argv)
                    "  --markdown  print a Markdown table\n");
             return 0;
         } else {
-            fprintf(stderr, "verge operators: %s '%s'; usage: verge operators [--markdown]\n",
+            fprintf(stderr, "verge operators: %s '%s'\n",
                     argv[i][0] == '-' ? "unknown option" : "unexpected argument", argv[i]);
+            fprintf(stderr, "usage: verge operators [--markdown]; see --help\n");
             return 2;
         }
     }

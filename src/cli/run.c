@@ -38,7 +38,9 @@ static void print_help(FILE *out)
             "\n"
             "Runs the model once on .npy inputs (in model input order). An input whose\n"
             "shape differs from the model's resizes that model input. Without --output-dir\n"
-            "or --compare, prints one JSON line per output: name, shape, dtype, min, max, mean.\n"
+            "or --compare, prints one JSON line per output: output (its index), name, shape,\n"
+            "dtype, min, max, mean (over the values that are not NaN; null when all are)\n"
+            "and nan (how many values are NaN).\n"
             "\n"
             "options:\n"
             "  --input FILE                 a .npy input (float32, float64, int8, uint8,\n"
@@ -58,8 +60,8 @@ static int parse_tolerance(const char *text, const char *option, double *value)
     errno = 0;
     *value = strtod(text, &end);
     if (errno != 0 || end == text || *end != '\0' || !(*value >= 0) || !isfinite(*value)) {
-        fprintf(stderr, "verge run: invalid %s '%s': expected a non-negative number\n", option,
-                text);
+        fprintf(stderr, "verge run: invalid value '%s' for %s: expected a finite number >= 0\n",
+                text, option);
         return -1;
     }
     return 0;
@@ -114,13 +116,10 @@ static int parse_options(int argc, char **argv, run_options *options, model_inpu
                 return 1;
             break;
         case OPT_THREADS: {
-            char *end;
-            long threads = strtol(optarg, &end, 10);
+            long long threads;
 
-            if (end == optarg || *end != '\0' || threads < 1 || threads > 256) {
-                fprintf(stderr, "verge run: invalid --threads '%s': expected 1..256\n", optarg);
+            if (cli_parse_integer("verge run", optarg, "--threads", 1, 256, &threads) != 0)
                 return 1;
-            }
             options->threads = (int)threads;
             break;
         }
@@ -135,7 +134,7 @@ static int parse_options(int argc, char **argv, run_options *options, model_inpu
             return 1;
         }
     }
-    if (optind + 1 != argc) {
+    if (cli_check_positional("verge run", argc, argv, optind, 1, "MODEL") != 0) {
         fprintf(stderr, "usage: verge run MODEL --input a.npy [--input b.npy ...]; see --help\n");
         return 1;
     }
@@ -428,8 +427,8 @@ int verge_cmd_run(int argc, char **argv)
         int failed = compare_outputs(interpreter, &options);
 
         if (failed != 0) {
-            fprintf(stderr, "verge run: %d output(s) failed the comparison with %s\n", failed,
-                    options.compare_dir);
+            fprintf(stderr, "verge run: %d %s the comparison with %s\n", failed,
+                    cli_plural(failed, "output failed", "outputs failed"), options.compare_dir);
             goto done;
         }
     }

@@ -96,6 +96,20 @@ static void print_help(FILE *out)
     mqtt_args_help(out);
 }
 
+/*
+ * Tells whether a usage error belongs to `verge serve --features`, for the
+ * usage line: parsing stops at the first error, maybe before --features.
+ */
+static bool features_mode(int argc, char **argv, const serve_options *options)
+{
+    if (options->features)
+        return true;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--features") == 0)
+            return true;
+    return false;
+}
+
 /* Adds a --model; jobs name a model by its file name, so two models may not share one. */
 static int add_model(const char *command, serve_options *options, const char *path)
 {
@@ -153,6 +167,7 @@ static int parse_options(int argc, char **argv, serve_options *options)
         {NULL, 0, NULL, 0},
     };
     const char *command = "verge serve";
+    long long count;
     double value;
     int option, handled, long_index = 0;
 
@@ -175,14 +190,14 @@ static int parse_options(int argc, char **argv, serve_options *options)
                 return -1;
             break;
         case OPT_THREADS:
-            if (cli_parse_number(command, optarg, "--threads", 1, 256, &value) != 0)
+            if (cli_parse_integer(command, optarg, "--threads", 1, 256, &count) != 0)
                 return -1;
-            options->threads = (int)value;
+            options->threads = (int)count;
             break;
         case OPT_CONCURRENCY:
-            if (cli_parse_number(command, optarg, "--concurrency", 1, 256, &value) != 0)
+            if (cli_parse_integer(command, optarg, "--concurrency", 1, 256, &count) != 0)
                 return -1;
-            options->concurrency = (int)value;
+            options->concurrency = (int)count;
             break;
         case OPT_GROUP: options->group = optarg; break;
         case OPT_PREFIX: options->prefix = optarg; break;
@@ -208,16 +223,14 @@ static int parse_options(int argc, char **argv, serve_options *options)
         }
         case OPT_FEATURES: options->features = true; break;
         case OPT_WINDOW:
-            if (cli_parse_number(command, optarg, "--window", 1, (double)VERGE_WINDOW_MAX,
-                                 &value) != 0)
+            if (cli_parse_integer(command, optarg, "--window", 1, VERGE_WINDOW_MAX, &count) != 0)
                 return -1;
-            options->stream.config.window = (size_t)value;
+            options->stream.config.window = (size_t)count;
             break;
         case OPT_STEP:
-            if (cli_parse_number(command, optarg, "--step", 1, (double)VERGE_WINDOW_MAX,
-                                 &value) != 0)
+            if (cli_parse_integer(command, optarg, "--step", 1, VERGE_WINDOW_MAX, &count) != 0)
                 return -1;
-            options->stream.config.step = (size_t)value;
+            options->stream.config.step = (size_t)count;
             break;
         case OPT_LIST:
             if (verge_features_parse_list(optarg, &options->stream.config) != VERGE_OK) {
@@ -238,9 +251,9 @@ static int parse_options(int argc, char **argv, serve_options *options)
             options->stream.config.sample_rate = value;
             break;
         case OPT_MAX_TOPICS:
-            if (cli_parse_number(command, optarg, "--max-topics", 1, 1e7, &value) != 0)
+            if (cli_parse_integer(command, optarg, "--max-topics", 1, 10000000, &count) != 0)
                 return -1;
-            options->stream.max_topics = (size_t)value;
+            options->stream.max_topics = (size_t)count;
             break;
         case OPT_HELP:
         case 'h':
@@ -253,9 +266,9 @@ static int parse_options(int argc, char **argv, serve_options *options)
             return -1;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s' (models go after --model)\n", command,
-                argv[optind]);
+    if (cli_check_positional(command, argc, argv, optind, 0, "") != 0) {
+        if (!options->features)
+            fprintf(stderr, "%s: give each model with --model FILE\n", command);
         return -1;
     }
     if (options->prefix != NULL && !verge_job_model_name_valid(options->prefix)) {
@@ -483,8 +496,9 @@ int verge_cmd_serve(int argc, char **argv)
         return 0;
     }
     if (parsed != 0) {
-        fprintf(stderr, "usage: verge serve --broker URL --model MODEL.tflite [options]; see "
-                        "--help\n");
+        fprintf(stderr, "usage: verge serve --broker URL %s [options]; see --help\n",
+                features_mode(argc, argv, &options) ? "--features --topic FILTER"
+                                                    : "--model MODEL.tflite");
         return 2;
     }
     verge_log_set_callback(cli_log_to_stderr, (void *)"verge serve", VERGE_LOG_INFO);
@@ -533,16 +547,19 @@ int verge_cmd_serve(int argc, char **argv)
     fprintf(stderr, "verge serve: serving %s", options.names[0]);
     for (int m = 1; m < options.num_models; m++)
         fprintf(stderr, ", %s", options.names[m]);
-    fprintf(stderr, " from %s (group %s, %d threads, %d jobs at once)\n", options.mqtt.url,
-            options.group != NULL ? options.group : "verge", options.threads, options.concurrency);
+    fprintf(stderr, " from %s (group %s, %d %s, %d %s at once)\n", mqtt_args_shown_url(),
+            options.group != NULL ? options.group : "verge", options.threads,
+            cli_plural(options.threads, "thread", "threads"), options.concurrency,
+            cli_plural(options.concurrency, "job", "jobs"));
     memset(&stats, 0, sizeof(stats));
     status = verge_worker_run(&worker, &cli_stop_requested, &stats);
-    fprintf(stderr, "verge serve: stopped after %lld jobs (%lld errors, %lld dropped), "
-                    "%lld reconnections\n",
-            (long long)stats.jobs, (long long)stats.errors, (long long)stats.dropped,
-            (long long)stats.reconnects);
+    fprintf(stderr, "verge serve: stopped after %lld %s (%lld %s, %lld dropped), %lld %s\n",
+            (long long)stats.jobs, cli_plural(stats.jobs, "job", "jobs"),
+            (long long)stats.errors, cli_plural(stats.errors, "error", "errors"),
+            (long long)stats.dropped, (long long)stats.reconnects,
+            cli_plural(stats.reconnects, "reconnection", "reconnections"));
     if (status != VERGE_OK) {
-        fprintf(stderr, "verge serve: %s\n", verge_error_message());
+        mqtt_args_print_error("verge serve", verge_error_message());
         goto done;
     }
     result = 0;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/mqtt_args.h"
+#include "cli/options.h"
 #include "cli/serve_features.h"
 #include "core/core.h"
 #include "verge/net.h"
@@ -214,15 +216,15 @@ static void on_message(void *user, verge_mqtt *mqtt, const verge_mqtt_message *m
         kind = verge_parse_double(text, size, &value);
     }
     if (kind == VERGE_NUMBER_INVALID) {
-        snprintf(detail, sizeof(detail), "payload of %zu bytes is not a number, skipped",
-                 message->size);
+        snprintf(detail, sizeof(detail), "payload of %zu %s is not a number, skipped",
+                 message->size, cli_plural((long long)message->size, "byte", "bytes"));
         skip_note(&node->invalid, message->topic, detail);
         return;
     }
     entry = stream_for(node, message->topic);
     if (entry == NULL) {
-        snprintf(detail, sizeof(detail), "not tracked: already %zu topics (raise --max-topics)",
-                 node->count);
+        snprintf(detail, sizeof(detail), "not tracked: already %zu %s (raise --max-topics)",
+                 node->count, cli_plural((long long)node->count, "topic", "topics"));
         skip_note(&node->refused, message->topic, detail);
         return;
     }
@@ -253,7 +255,8 @@ int serve_features_run(const serve_features_options *options, volatile sig_atomi
         node.capacity *= 2;
     node.table = calloc(node.capacity, sizeof(*node.table));
     if (node.table == NULL) {
-        fprintf(stderr, "verge serve: cannot track %zu topics\n", options->max_topics);
+        fprintf(stderr, "verge serve: cannot track %zu %s\n", options->max_topics,
+                cli_plural((long long)options->max_topics, "topic", "topics"));
         return 1;
     }
 
@@ -261,7 +264,7 @@ int serve_features_run(const serve_features_options *options, volatile sig_atomi
     if (verge_mqtt_create(&mqtt_options, &callbacks, &node.mqtt) != VERGE_OK ||
         verge_mqtt_connect(node.mqtt, stop) != VERGE_OK) {
         if (!*stop) {
-            fprintf(stderr, "verge serve: %s\n", verge_error_message());
+            mqtt_args_print_error("verge serve", verge_error_message());
             goto done;
         }
     }
@@ -272,11 +275,11 @@ int serve_features_run(const serve_features_options *options, volatile sig_atomi
         double now;
 
         if (node.failure != VERGE_OK) {
-            fprintf(stderr, "verge serve: %s\n", node.failure_text);
+            mqtt_args_print_error("verge serve", node.failure_text);
             goto done;
         }
         if (verge_mqtt_service(node.mqtt, 200, true) != VERGE_OK) {
-            fprintf(stderr, "verge serve: %s\n", verge_error_message());
+            mqtt_args_print_error("verge serve", verge_error_message());
             goto done;
         }
         now = now_s();
@@ -287,11 +290,14 @@ int serve_features_run(const serve_features_options *options, volatile sig_atomi
     result = 0;
 
 done:
-    fprintf(stderr,
-            "verge serve: %lld readings from %zu topics, %lld windows published, %lld invalid "
-            "payloads, %lld topics not tracked\n",
-            (long long)node.readings, node.count, (long long)node.windows,
-            (long long)node.invalid.count, (long long)node.refused.count);
+    fprintf(stderr, "verge serve: %lld %s from %zu %s, %lld %s published, %lld invalid %s, %lld "
+                    "%s not tracked\n",
+            (long long)node.readings, cli_plural(node.readings, "reading", "readings"),
+            node.count, cli_plural((long long)node.count, "topic", "topics"),
+            (long long)node.windows, cli_plural(node.windows, "window", "windows"),
+            (long long)node.invalid.count, cli_plural(node.invalid.count, "payload", "payloads"),
+            (long long)node.refused.count,
+            cli_plural(node.refused.count, "topic", "topics"));
     for (size_t i = 0; i < node.capacity; i++) {
         free(node.table[i].topic);
         verge_features_stream_destroy(node.table[i].stream);

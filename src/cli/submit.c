@@ -34,7 +34,7 @@ static void print_help(FILE *out)
             "\"job\" field; failed jobs print {\"job\",\"source\",\"error\",\"status\"}. A job whose\n"
             "result is late is sent again; duplicate results are dropped, so every job prints\n"
             "exactly one line. A summary goes to stderr. Exit status 0 when every job\n"
-            "succeeded, 1 otherwise.\n"
+            "succeeded, 1 otherwise, 2 on a usage error (reported before anything connects).\n"
             "\n"
             "SOURCE is an image file (its bytes are sent) or a URI with a scheme (rtsp://...,\n"
             "http://...), which the worker opens itself (it must allow it with --allow-uri).\n"
@@ -55,7 +55,8 @@ static void print_help(FILE *out)
             "                     (default 10)\n"
             "  --connect-timeout S  give up when the broker cannot be reached for S seconds\n"
             "                     (default 30)\n"
-            "  --max-payload B    files above B bytes fail without being sent (default 16M)\n"
+            "  --max-payload B    files above B bytes fail without being sent (default 16M;\n"
+            "                     K, M suffixes)\n"
             "  --prefix NAME      topic prefix (default verge)\n"
             "\n");
     mqtt_args_help(out);
@@ -86,6 +87,7 @@ static int parse_options(int argc, char **argv, submit_options *options)
     };
     const char *command = "verge submit";
     verge_client_options *client = &options->client;
+    long long count;
     double value;
     int option, handled;
 
@@ -128,14 +130,14 @@ static int parse_options(int argc, char **argv, submit_options *options)
             client->job_timeout = value;
             break;
         case OPT_MAX_ATTEMPTS:
-            if (cli_parse_number(command, optarg, "--max-attempts", 1, 1000000, &value) != 0)
+            if (cli_parse_integer(command, optarg, "--max-attempts", 1, 1000000, &count) != 0)
                 return -1;
-            client->max_attempts = (int)value;
+            client->max_attempts = (int)count;
             break;
         case OPT_WINDOW:
-            if (cli_parse_number(command, optarg, "--window", 1, 65535, &value) != 0)
+            if (cli_parse_integer(command, optarg, "--window", 1, 65535, &count) != 0)
                 return -1;
-            client->window = (int)value;
+            client->window = (int)count;
             break;
         case OPT_WAIT_WORKERS:
             if (cli_parse_number(command, optarg, "--wait-workers", 0.01, 86400, &value) != 0)
@@ -284,7 +286,8 @@ int verge_cmd_submit(int argc, char **argv)
     }
     for (int i = optind; i < argc; i++) {
         if (list_add(&list, argv[i], options.by_reference) != 0) {
-            fprintf(stderr, "verge submit: out of memory for %d sources\n", argc - optind);
+            fprintf(stderr, "verge submit: out of memory for %d %s\n", argc - optind,
+                    cli_plural(argc - optind, "source", "sources"));
             goto done;
         }
     }
@@ -307,11 +310,12 @@ int verge_cmd_submit(int argc, char **argv)
     status = verge_client_run(&options.client, list.jobs, list.count, &cli_stop_requested,
                               &stats);
     fprintf(stderr,
-            "verge submit: %lld job%s: %lld ok, %lld failed; %lld retries, %lld duplicates "
-            "dropped, %lld reconnections; ",
-            (long long)stats.jobs, stats.jobs == 1 ? "" : "s", (long long)stats.ok,
-            (long long)stats.failed, (long long)stats.retries, (long long)stats.duplicates,
-            (long long)stats.reconnects);
+            "verge submit: %lld %s: %lld ok, %lld failed; %lld %s, %lld %s dropped, %lld %s; ",
+            (long long)stats.jobs, cli_plural(stats.jobs, "job", "jobs"), (long long)stats.ok,
+            (long long)stats.failed, (long long)stats.retries,
+            cli_plural(stats.retries, "retry", "retries"), (long long)stats.duplicates,
+            cli_plural(stats.duplicates, "duplicate", "duplicates"), (long long)stats.reconnects,
+            cli_plural(stats.reconnects, "reconnection", "reconnections"));
     /* Latency is measured only for jobs whose result came from a worker. */
     if (stats.answered > 0)
         fprintf(stderr, "latency p50 %.2f ms, p99 %.2f ms, max %.2f ms; ", stats.p50_ms,
@@ -322,7 +326,7 @@ int verge_cmd_submit(int argc, char **argv)
         fprintf(stderr, " (%.1f jobs/s)", (double)stats.answered / stats.seconds);
     fputc('\n', stderr);
     if (status != VERGE_OK) {
-        fprintf(stderr, "verge submit: %s\n", verge_error_message());
+        mqtt_args_print_error("verge submit", verge_error_message());
         goto done;
     }
     result = stats.failed == 0 ? 0 : 1;

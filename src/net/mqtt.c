@@ -84,9 +84,9 @@ static void schedule_retry(verge_mqtt *m, const char *what)
 
     m->failures++;
     m->next_attempt = now + m->backoff;
-    verge_log(m->failures <= 3 || m->failures % 10 == 0 ? VERGE_LOG_WARNING : VERGE_LOG_INFO,
-              "%s: %s; retrying in %.1f s (attempt %d)", m->url, what, m->backoff,
-              m->failures);
+    /* Every failure is a warning: the backoff keeps them to one per reconnect_max at most. */
+    verge_log(VERGE_LOG_WARNING, "%s: %s; retrying in %.1f s (attempt %d)", m->url, what,
+              m->backoff, m->failures);
     m->backoff *= 2;
     if (m->backoff > m->reconnect_max)
         m->backoff = m->reconnect_max;

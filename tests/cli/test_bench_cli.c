@@ -136,9 +136,9 @@ static void bad_invocations_fail_with_status(void)
         const char *message;
     } cases[] = {
         {{"bench", NULL}, 2, "usage: verge bench"},
-        {{"bench", "MODEL", "--runs", "0", NULL}, 2, "invalid --runs '0'"},
-        {{"bench", "MODEL", "--threads", "x", NULL}, 2, "invalid --threads 'x'"},
-        {{"bench", "MODEL", "--warmup", "-1", NULL}, 2, "invalid --warmup '-1'"},
+        {{"bench", "MODEL", "--runs", "0", NULL}, 2, "invalid value '0' for --runs"},
+        {{"bench", "MODEL", "--threads", "x", NULL}, 2, "invalid value 'x' for --threads"},
+        {{"bench", "MODEL", "--warmup", "-1", NULL}, 2, "invalid value '-1' for --warmup"},
         {{"bench", "MODEL", "--frobnicate", NULL}, 2, "unknown option '--frobnicate'"},
         {{"bench", "MODEL", "--input-shape", "nosuch=1,2", NULL}, 2, "no input named 'nosuch'"},
         {{"bench", "MODEL", "--input", "a.npy", "--input", "b.npy", NULL}, 2,

@@ -399,7 +399,8 @@ static void run_compare_checks_references(void)
         CHECK_MSG(strstr(r.out, "\"pass\":true") != NULL, "stdout: %s", r.out);
         CHECK_MSG(strstr(r.out, "{\"output\":1,") != NULL, "stdout: %s", r.out);
         CHECK_MSG(strstr(r.out, "output_1.npy: cannot open") != NULL, "stdout: %s", r.out);
-        CHECK(strstr(r.err, "1 output(s) failed the comparison") != NULL);
+        CHECK_MSG(strstr(r.err, "verge run: 1 output failed the comparison") != NULL, "stderr: %s",
+                  r.err);
         cli_result_free(&r);
     }
 }
@@ -529,15 +530,110 @@ static void run_rejects_bad_inputs(void)
     cli_result_free(&r);
 }
 
-/* "verge help COMMAND" shows that command's help; an unknown one is a usage error. */
+/* True when `text` contains `word` as an item of a list: "nan (", ", mean," or "min, ". */
+static bool names_word(const char *text, const char *word)
+{
+    for (const char *at = strstr(text, word); at != NULL; at = strstr(at + 1, word)) {
+        char before = at > text ? at[-1] : ' ', after = at[strlen(word)];
+
+        if (before != '\0' && after != '\0' && strchr(" ,\n", before) != NULL &&
+            strchr(" ,.()\n", after) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The help of `verge run` names every field of its summary lines: each key
+ * of a real line is looked up in the help text.
+ */
+static void run_help_names_every_summary_field(void)
+{
+    const char *plain[] = {"run", model("face_detection_full_range.tflite"), "--input",
+                           data("golden/rand1/face_detection_full_range.tflite/input_0.npy"),
+                           NULL};
+    const char *help[] = {"run", "--help", NULL};
+    cli_result line = cli_run(work_dir, NULL, plain);
+    cli_result text = cli_run(work_dir, NULL, help);
+    int keys = 0;
+
+    CHECK_EQ_INT(line.status, 0);
+    CHECK_EQ_INT(text.status, 0);
+    /* Keys are the quoted words before a ':' in the first line (tensor names hold no '"'). */
+    for (const char *at = strchr(line.out, '"'); at != NULL && at < strchr(line.out, '\n');
+         at = strchr(at + 1, '"')) {
+        const char *end = strchr(at + 1, '"');
+        char word[64];
+
+        if (end == NULL || end[1] != ':' || end - at >= (long)sizeof(word))
+            continue;
+        snprintf(word, sizeof(word), "%.*s", (int)(end - at - 1), at + 1);
+        CHECK_MSG(names_word(text.out, word), "field '%s' of `verge run` is not in its help:\n%s",
+                  word, text.out);
+        keys++;
+        at = end;
+    }
+    CHECK_MSG(keys == 8, "%d keys in %s", keys, line.out);
+    cli_result_free(&line);
+    cli_result_free(&text);
+}
+
+/*
+ * The hint about --input-shape comes only after a preparation that failed
+ * for a shape reason, with no --input-shape given, in `verge bench` as in
+ * `verge info`: not for an operator this build cannot run.
+ */
+static void bench_shape_hint_only_for_shape_failures(void)
+{
+    const char *sign_bit[] = {"bench", work("sign_bit.tflite"), "--runs", "1", NULL};
+    const char *custom[] = {"bench", work("custom.tflite"), "--runs", "1", NULL};
+    const char *open_size[] = {"bench", model("melspectrogram.tflite"), "--runs", "1", NULL};
+    const char *info_open_size[] = {"info", model("melspectrogram.tflite"), NULL};
+    cli_result r;
+
+    write_edited_model("alexa_v0.1.tflite", "sign_bit.tflite", edit_sign_bit_activation);
+    r = cli_run(work_dir, NULL, sign_bit);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_MSG(strstr(r.err, "SIGN_BIT") != NULL, "stderr: %s", r.err);
+    CHECK_MSG(strstr(r.err, "--input-shape") == NULL, "stderr: %s", r.err);
+    cli_result_free(&r);
+
+    /* A custom operator without a kernel (custom.tflite of info_lists_unknown_custom_op). */
+    r = cli_run(work_dir, NULL, custom);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_MSG(strstr(r.err, "Convolution2DTransposeBlah") != NULL, "stderr: %s", r.err);
+    CHECK_MSG(strstr(r.err, "--input-shape") == NULL, "stderr: %s", r.err);
+    cli_result_free(&r);
+
+    r = cli_run(work_dir, NULL, open_size);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_EQ_INT(cli_count_lines(r.err, "verge bench: if an input takes data of any size"), 1);
+    cli_result_free(&r);
+    r = cli_run(work_dir, NULL, info_open_size);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_EQ_INT(cli_count_lines(r.err, "verge info: if an input takes data of any size"), 1);
+    cli_result_free(&r);
+}
+
+/*
+ * "verge help COMMAND" shows that command's help, and "verge help help" the
+ * general one; an unknown command is a usage error.
+ */
 static void help_names_a_command(void)
 {
     const char *run_help[] = {"help", "run", NULL};
+    const char *help_help[] = {"help", "help", NULL};
     const char *bogus[] = {"help", "bogus", NULL};
     cli_result r = cli_run(work_dir, NULL, run_help);
 
     CHECK_EQ_INT(r.status, 0);
     CHECK_MSG(strncmp(r.out, "usage: verge run ", 17) == 0, "stdout: %s", r.out);
+    cli_result_free(&r);
+
+    r = cli_run(work_dir, NULL, help_help);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_MSG(strncmp(r.out, "usage: verge COMMAND", 20) == 0, "stdout: %s", r.out);
+    CHECK_MSG(r.err[0] == '\0', "stderr: %s", r.err);
     cli_result_free(&r);
 
     r = cli_run(work_dir, NULL, bogus);
@@ -564,6 +660,8 @@ int main(void)
     RUN(run_rejects_bad_inputs);
     RUN(run_compare_checks_references);
     RUN(run_names_resized_input);
+    RUN(run_help_names_every_summary_field);
+    RUN(bench_shape_hint_only_for_shape_failures);
     RUN(help_names_a_command);
 
     snprintf(command, sizeof(command), "rm -rf '%s'", work_dir);

@@ -385,13 +385,17 @@ static void tls_system_store(void)
         verge_mqtt_destroy(mqtt);
     }
 
+    /* Refused at the handshake, or retried until the timeout: either way no connection. */
     unsetenv("SSL_CERT_FILE");
     verge_log_set_callback(count_logs, NULL, VERGE_LOG_ERROR);
     verge_mqtt_options_init(&options);
-    options.connect_timeout = 60;
+    options.connect_timeout = 5;
     mqtt = open_client(broker.url, &box, &options);
     if (mqtt != NULL) {
-        CHECK_STATUS(verge_mqtt_connect(mqtt, NULL), VERGE_STATUS_INVALID_ARGUMENT);
+        verge_status status = verge_mqtt_connect(mqtt, NULL);
+
+        CHECK_MSG(status == VERGE_STATUS_INVALID_ARGUMENT || status == VERGE_STATUS_IO_ERROR,
+                  "status %d: %s", status, verge_error_message());
         CHECK_MSG(strstr(verge_error_message(), "TLS setup failed") == NULL, "%s",
                   verge_error_message());
         verge_mqtt_destroy(mqtt);

@@ -6,9 +6,11 @@
 #define VERGE_TESTS_CLI_RUN_H
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,6 +87,42 @@ static inline cli_result cli_run(const char *work_dir, const char *stdin_path, c
     result.out = cli_read_file(out_path);
     result.err = cli_read_file(err_path);
     return result;
+}
+
+/*
+ * Starts "$VERGE_BIN args..." (args ends with NULL) in the background, with
+ * standard input from /dev/null and stdout and stderr into the two files.
+ * The child is killed if the test dies. Returns its pid, or -1.
+ */
+static inline pid_t cli_spawn(const char *const *args, const char *out_path, const char *err_path)
+{
+    const char *bin = getenv("VERGE_BIN");
+    const char *argv[64];
+    int argc = 0;
+    pid_t pid;
+
+    argv[argc++] = bin;
+    for (int i = 0; args[i] != NULL && argc < 63; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY);
+        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        if (bin == NULL || in < 0 || out < 0 || err < 0)
+            _exit(127);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(err, 2);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
 }
 
 static inline void cli_result_free(cli_result *result)

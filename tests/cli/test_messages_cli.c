@@ -305,37 +305,15 @@ static void counts_of_one_are_singular(void)
  */
 static cli_result run_until(const char *const *args, const char *text)
 {
-    const char *bin = getenv("VERGE_BIN");
-    const char *argv[32];
     cli_result result = {-1, NULL, NULL};
     const char *out_path = work("until.out"), *err_path = work("until.err");
-    int argc = 0, status = 0;
+    int status = 0;
     pid_t pid;
 
-    argv[argc++] = bin;
-    for (int i = 0; args[i] != NULL && argc < 31; i++)
-        argv[argc++] = args[i];
-    argv[argc] = NULL;
     /* The last run's lines must not count as this one's. */
     unlink(out_path);
     unlink(err_path);
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
-        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-        if (in < 0 || out < 0 || err < 0)
-            _exit(127);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(in, 0);
-        dup2(out, 1);
-        dup2(err, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
+    pid = cli_spawn(args, out_path, err_path);
     for (double until = broker_now() + 20; pid > 0 && broker_now() < until; broker_sleep(0.05)) {
         char *seen = cli_read_file(err_path);
         bool found = seen != NULL && strstr(seen, text) != NULL;

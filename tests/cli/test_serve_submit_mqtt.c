@@ -50,38 +50,6 @@ static const char *work(const char *name)
     return path;
 }
 
-/* Starts "$VERGE_BIN args..." in the background with stdout and stderr to files. */
-static pid_t spawn(const char *const *args, const char *out_path, const char *err_path)
-{
-    const char *bin = getenv("VERGE_BIN");
-    const char *argv[64];
-    int argc = 0;
-    pid_t pid;
-
-    argv[argc++] = bin;
-    for (int i = 0; args[i] != NULL && argc < 63; i++)
-        argv[argc++] = args[i];
-    argv[argc] = NULL;
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
-        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-        if (in < 0 || out < 0 || err < 0)
-            _exit(127);
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* no worker outlives a killed test */
-        dup2(in, 0);
-        dup2(out, 1);
-        dup2(err, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 static pid_t start_worker(const char *url, const char *name, const char *const *extra)
 {
     const char *args[32] = {"serve", "--broker", url, "--model", model};
@@ -93,7 +61,7 @@ static pid_t start_worker(const char *url, const char *name, const char *const *
     args[n] = NULL;
     snprintf(out, sizeof(out), "%s/%s.out", work_dir, name);
     snprintf(err, sizeof(err), "%s/%s.err", work_dir, name);
-    return spawn(args, out, err);
+    return cli_spawn(args, out, err);
 }
 
 /* Waits until `path` says "ready" (the worker subscribed), up to 10 s. */
@@ -156,7 +124,7 @@ static cli_result run_briefly(const char *const *args, double seconds)
 
     snprintf(out, sizeof(out), "%s/brief.out", work_dir);
     snprintf(err, sizeof(err), "%s/brief.err", work_dir);
-    result.status = wait_exit(spawn(args, out, err), seconds);
+    result.status = wait_exit(cli_spawn(args, out, err), seconds);
     result.out = cli_read_file(out);
     result.err = cli_read_file(err);
     return result;
@@ -636,7 +604,7 @@ static void many_jobs_survive(disruption kind)
         const char *args[] = {"submit", "--broker", broker.url, "--model", model, "--list", list,
                               "--job-timeout", job_timeout, "--window", job_window, NULL};
 
-        submit = spawn(args, out, err);
+        submit = cli_spawn(args, out, err);
     }
 
     /* Disrupt once a fifth of the results are in. */

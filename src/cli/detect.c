@@ -509,13 +509,17 @@ static int run_source(detector *d, const char *uri)
     verge_video_writer *writer = NULL;
     const verge_source_info *info;
     verge_detection *detections = malloc(sizeof(*detections) * (size_t)options->max_detections);
+    /* The source in messages and JSON lines, without the password of a network URI. */
+    char *redacted_uri = cli_redacted_uri(uri);
     char out_path[PATH_MAX];
     int64_t frames = 0;
     int result = 1;
 
-    if (detections == NULL) {
+    if (detections == NULL || redacted_uri == NULL) {
         fprintf(stderr, "verge detect: out of memory for %d detections\n",
                 options->max_detections);
+        free(detections);
+        free(redacted_uri);
         return 1;
     }
     verge_source_options_init(&source_options);
@@ -527,6 +531,7 @@ static int run_source(detector *d, const char *uri)
     if (verge_source_open(uri, &source_options, &source) != VERGE_OK) {
         fprintf(stderr, "verge detect: %s\n", verge_error_message());
         free(detections);
+        free(redacted_uri);
         return 1;
     }
     info = verge_source_get_info(source);
@@ -564,12 +569,12 @@ static int run_source(detector *d, const char *uri)
         status = cli_detector_run(&d->pipeline, &frame.image, detections,
                                   (size_t)options->max_detections, &count, timing + 1);
         if (status != VERGE_OK) {
-            fprintf(stderr, "verge detect: %s: frame %lld: %s\n", uri, (long long)frame.index,
-                    verge_error_message());
+            fprintf(stderr, "verge detect: %s: frame %lld: %s\n", redacted_uri,
+                    (long long)frame.index, verge_error_message());
             goto done;
         }
         frames++;
-        cli_write_frame_json(stdout, NULL, uri, &frame, verge_head_get_spec(d->pipeline.head),
+        cli_write_frame_json(stdout, NULL, redacted_uri, &frame, verge_head_get_spec(d->pipeline.head),
                              detections, count, timing);
         if (fflush(stdout) != 0 || ferror(stdout)) {
             fprintf(stderr, "verge detect: cannot write to standard output: %s\n",
@@ -603,7 +608,7 @@ static int run_source(detector *d, const char *uri)
         }
     }
     if (frames == 0 && !cli_stop_requested) {
-        fprintf(stderr, "verge detect: %s: no frame could be decoded%s\n", uri,
+        fprintf(stderr, "verge detect: %s: no frame could be decoded%s\n", redacted_uri,
                 strcmp(uri, "-") == 0 ? " (MP4 cannot be read from a pipe: send MPEG-TS, "
                                         "Matroska or MJPEG)" : "");
         goto done;
@@ -617,6 +622,7 @@ done:
     }
     verge_source_close(source);
     free(detections);
+    free(redacted_uri);
     return result;
 }
 

@@ -156,20 +156,22 @@ const char *cli_class_label(const verge_head_spec *spec, int class_id)
     return "object";
 }
 
+char *cli_redacted_uri(const char *uri)
+{
+    /* A password shorter than "***" makes the text longer, by 3 bytes at most. */
+    const size_t room = strlen(uri) + sizeof("***");
+    char *text = malloc(room);
+
+    if (text != NULL)
+        verge_uri_redact(uri, text, room);
+    return text;
+}
+
 void cli_write_frame_json(FILE *out, const char *job_id, const char *uri, const verge_frame *frame,
                           const verge_head_spec *spec, const verge_detection *detections,
                           size_t count, const double timing[4])
 {
     static const char *const stages[] = {"decode", "preprocess", "inference", "postprocess"};
-    /* The source as given, without the password of a network URI. */
-    const size_t room = strlen(uri) + sizeof("***");
-    char short_copy[1024];
-    char *source_text = room <= sizeof(short_copy) ? short_copy : malloc(room);
-
-    if (source_text != NULL)
-        verge_uri_redact(uri, source_text, room);
-    else
-        verge_uri_redact(uri, short_copy, sizeof(short_copy)); /* cut, rather than lost */
 
     if (job_id != NULL) {
         fputs("{\"job\":", out);
@@ -178,9 +180,7 @@ void cli_write_frame_json(FILE *out, const char *job_id, const char *uri, const 
     } else {
         fputs("{\"source\":", out);
     }
-    json_write_string(out, source_text != NULL ? source_text : short_copy);
-    if (source_text != short_copy)
-        free(source_text);
+    json_write_string(out, uri);
     fprintf(out, ",\"frame\":%lld,\"time\":", (long long)frame->index);
     /* Microseconds at any length: a fixed count of digits would blur the times of long streams. */
     json_write_number(out, round(frame->time * 1e6) / 1e6, 15);

@@ -60,11 +60,19 @@ void cli_detector_close(cli_detector *d);
 const char *cli_class_label(const verge_head_spec *spec, int class_id);
 
 /*
+ * Returns a copy of `uri` with the password of a network URI as "***"
+ * (verge_uri_redact()), for messages and JSON lines; free() it. NULL when
+ * memory runs out.
+ */
+char *cli_redacted_uri(const char *uri);
+
+/*
  * Writes one frame as a JSON object and a newline:
  * {["job":ID,]"source":URI,"frame":N,"time":T,"width":W,"height":H,
  *  "detections":[{"class","score","box":[x0,y0,x1,y1],"keypoints":[[x,y],...]}...],
  *  "timing_ms":{"decode","preprocess","inference","postprocess"}}
- * `job_id` NULL leaves out the "job" field (verge detect's lines).
+ * `job_id` NULL leaves out the "job" field (verge detect's lines). `uri` is
+ * written as given: pass it through cli_redacted_uri() first.
  */
 void cli_write_frame_json(FILE *out, const char *job_id, const char *uri, const verge_frame *frame,
                           const verge_head_spec *spec, const verge_detection *detections,

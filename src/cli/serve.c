@@ -394,8 +394,9 @@ static verge_status serve_handle(void *state, const verge_job *job, char **resul
     if (status != VERGE_OK)
         return status;
 
+    /* The name goes into messages and the result, so a network URI loses its password. */
     if (job->source[0] != '\0')
-        snprintf(name, sizeof(name), "%s", job->source);
+        verge_uri_redact(job->source, name, sizeof(name));
     else
         snprintf(name, sizeof(name), "job %s", job->id);
     verge_source_options_init(&source_options);
@@ -406,11 +407,14 @@ static verge_status serve_handle(void *state, const verge_job *job, char **resul
     if (job->kind == VERGE_JOB_URI) {
         memcpy(uri, job->body, job->body_size);
         uri[job->body_size] = '\0';
-        if (options->allow.count == 0)
+        if (options->allow.count == 0) {
+            char redacted[VERGE_JOB_URI_MAX + sizeof("***")];
+
             return verge_fail(VERGE_STATUS_INVALID_ARGUMENT,
                               "job %s: '%s': this worker does not open paths or URIs sent in "
                               "jobs (start it with --allow-uri PREFIX), send the image instead",
-                              job->id, uri);
+                              job->id, verge_uri_redact(uri, redacted, sizeof(redacted)));
+        }
         status = net_uri_allow_check(&options->allow, uri, open_uri, sizeof(open_uri));
         if (status != VERGE_OK)
             return verge_fail_prefix(status, "job %s", job->id);

@@ -982,6 +982,10 @@ static void stream_names_from_url(void)
 
     CHECK_MSG(r.status == 0, "stderr: %s", r.err);
     CHECK_EQ_INT(cli_count_lines(r.out, "\"class\":\"face\""), 15);
+    /* The JSON lines name the third source without its password. */
+    CHECK_EQ_INT(cli_count_lines(r.out, "viewer:***@127.0.0.1"), 3);
+    CHECK_MSG(strstr(r.out, "secret") == NULL, "stdout: %s", r.out);
+    CHECK_MSG(strstr(r.err, "secret") == NULL, "stderr: %s", r.err);
     cli_result_free(&r);
     for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
         char path[1100];

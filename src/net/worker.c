@@ -116,14 +116,14 @@ static char *error_result(const char *id, const char *source, verge_status statu
     if (source != NULL && verge_uri_is_network(source)) {
         /* Without its password, as in the detection results. */
         size_t room = strlen(source) + sizeof("***");
-        char *shown = malloc(room);
+        char *redacted = malloc(room);
 
-        if (shown == NULL) {
+        if (redacted == NULL) {
             net_buf_free(&buf);
             return NULL;
         }
-        net_buf_json_string(&buf, verge_uri_redact(source, shown, room));
-        free(shown);
+        net_buf_json_string(&buf, verge_uri_redact(source, redacted, room));
+        free(redacted);
     } else {
         net_buf_json_string(&buf, source != NULL ? source : "");
     }

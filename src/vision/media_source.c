@@ -610,9 +610,9 @@ static verge_status source_open(const char *url, const uint8_t *buffer, size_t b
     verge_source_options defaults;
     verge_source *source = NULL;
     verge_status status;
-    char shown[512];
+    char redacted[512];
     /* For messages: the URI without its password. */
-    const char *uri = verge_uri_redact(url, shown, sizeof(shown));
+    const char *uri = verge_uri_redact(url, redacted, sizeof(redacted));
 
     if (options == NULL) {
         verge_source_options_init(&defaults);

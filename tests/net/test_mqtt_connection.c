@@ -348,8 +348,8 @@ static void tls(void)
 /*
  * Without --cafile the system's CA store is used. SSL_CERT_FILE points
  * OpenSSL's default store at the test CA, which the real system store does
- * not hold: with it the connection works, with and without a client
- * certificate; without it the broker's certificate is refused.
+ * not hold. With it the connection works, with and without a client
+ * certificate. Without it the broker's certificate is not trusted.
  */
 static void tls_system_store(void)
 {

@@ -320,7 +320,8 @@ static void video_display_rotation(void)
         snprintf(metadata, sizeof(metadata), "rotate=%s", cases[i].rotate);
         CHECK_EQ_INT(run_command(remux), 0);
         CHECK(expected != NULL);
-        CHECK(expected != NULL && ffmpeg_decode_first(turned, width, height, expected) == 0);
+        if (expected != NULL)
+            CHECK(ffmpeg_decode_first(turned, width, height, expected) == 0);
         CHECK_OK(verge_source_open(turned, NULL, &source));
         if (source == NULL) {
             free(expected);
